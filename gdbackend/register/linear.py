@@ -1,0 +1,64 @@
+"""Linear transforms in physical space, T(x) = A (x - c) + c + t.
+
+Parameters are scaled to millimetres: rotation, scale and shear parameters are divided by the
+image radius, so one learning rate (a step length in mm) suits every parameter, as ITK's
+optimizer scales do.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+LINEAR = ("translation", "rigid", "similarity", "affine")
+
+
+def _rotation(p: torch.Tensor, dim: int) -> torch.Tensor:
+    if dim == 2:
+        c, s = torch.cos(p[0]), torch.sin(p[0])
+        return torch.stack([torch.stack([c, -s]), torch.stack([s, c])])
+    zero = p.new_zeros(())
+    skew = torch.stack([torch.stack([zero, -p[2], p[1]]),
+                        torch.stack([p[2], zero, -p[0]]),
+                        torch.stack([-p[1], p[0], zero])])
+    return torch.linalg.matrix_exp(skew)
+
+
+class LinearTransform(nn.Module):
+    """A translation, rigid, similarity or affine map, starting from the homogeneous matrix `init`."""
+
+    def __init__(self, kind: str, init: torch.Tensor, center: torch.Tensor, radius: float) -> None:
+        super().__init__()
+        if kind not in LINEAR:
+            raise ValueError(kind)
+        self.kind, self.dim, self.radius = kind, init.shape[0] - 1, float(radius)
+        d = self.dim
+        self.register_buffer("init", init.double())
+        self.register_buffer("center", center.double())
+        self.translation = nn.Parameter(torch.zeros(d, dtype=torch.float64))
+        rotates = kind in ("rigid", "similarity")
+        self.rotation = nn.Parameter(torch.zeros(1 if d == 2 else 3, dtype=torch.float64)) if rotates else None
+        self.log_scale = nn.Parameter(torch.zeros(1, dtype=torch.float64)) if kind == "similarity" else None
+        self.linear = nn.Parameter(torch.zeros(d, d, dtype=torch.float64)) if kind == "affine" else None
+
+    def update_matrix(self) -> torch.Tensor:
+        """The learnt change, as a homogeneous matrix applied after `init` in fixed space."""
+        d = self.dim
+        a = torch.eye(d, dtype=torch.float64, device=self.init.device)
+        if self.rotation is not None:
+            a = _rotation(self.rotation / self.radius, d)
+        if self.log_scale is not None:
+            a = a * torch.exp(self.log_scale / self.radius)
+        if self.linear is not None:
+            a = a + self.linear / self.radius
+        m = torch.eye(d + 1, dtype=torch.float64, device=self.init.device)
+        m[:d, :d] = a
+        m[:d, d] = self.center + self.translation - a @ self.center
+        return m
+
+    def matrix(self) -> torch.Tensor:
+        """Homogeneous matrix of T: fixed physical point -> moving physical point."""
+        return self.init @ self.update_matrix()
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        m = self.matrix()
+        return points @ m[:-1, :-1].T + m[:-1, -1]

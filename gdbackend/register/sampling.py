@@ -1,0 +1,80 @@
+"""Where the metric is evaluated at one level: every fixed voxel, or random voxel samples (elastix's way)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .metrics import MutualInformation, lncc, mse, ncc
+from .pyramid import Grid
+
+
+class Level:
+    """A fixed/moving pair at one resolution, with the metric's ingredients precomputed."""
+
+    def __init__(self, fixed: Grid, moving: Grid, metric: str, samples: int) -> None:
+        self.fixed, self.moving, self.metric_name = fixed, moving, metric
+        self.dim = fixed.dim
+        shape = torch.tensor(fixed.shape[::-1], dtype=torch.float64, device=fixed.array.device)  # (x, y[, z])
+        # fixed normalised -> fixed index -> physical
+        n2i = torch.eye(self.dim + 1, dtype=torch.float64, device=shape.device)
+        n2i[:-1, :-1] = torch.diag((shape - 1).clamp_min(1) / 2)
+        n2i[:-1, -1] = (shape - 1) / 2
+        self.normalised_to_physical = fixed.index_to_physical @ n2i
+        self.flat_fixed = fixed.array.reshape(-1)
+        cand = fixed.mask.reshape(-1).nonzero().squeeze(1) if fixed.mask is not None else None
+        self.candidates = cand
+        self.n_voxels = self.flat_fixed.numel() if cand is None else cand.numel()
+        self.samples = 0 if (samples <= 0 or samples >= self.n_voxels or metric == "lncc") else samples
+        self.metric = self._make_metric(metric)
+        self._strides = torch.tensor([1] + list(torch.tensor(fixed.shape[::-1][:-1]).cumprod(0)),
+                                     device=shape.device)
+        self._shape_xyz = shape
+
+    def _make_metric(self, name: str):
+        if name == "mi":
+            def rng(g: Grid) -> tuple[float, float]:
+                a = g.array[0, 0][g.mask] if g.mask is not None else g.array
+                return float(a.min()), float(a.max())
+            return MutualInformation(rng(self.fixed), rng(self.moving))
+        return {"mse": mse, "ncc": ncc, "lncc": lncc}[name]
+
+    def draw(self, generator: torch.Generator) -> torch.Tensor | None:
+        """Flat indices of this iteration's voxel samples (None: use every voxel)."""
+        if not self.samples:
+            return None
+        dev = self.flat_fixed.device
+        if self.candidates is None:
+            return torch.randint(self.n_voxels, (self.samples,), generator=generator, device=dev)
+        pick = torch.randint(self.candidates.numel(), (self.samples,), generator=generator, device=dev)
+        return self.candidates[pick]
+
+    def index_of(self, flat: torch.Tensor) -> torch.Tensor:
+        """(N, d) voxel indices (i, j[, k]) of flat indices."""
+        return torch.stack([(flat // s) % n for s, n in zip(self._strides, self._shape_xyz.long())], 1)
+
+    def normalised_points(self, flat: torch.Tensor | None) -> torch.Tensor:
+        """Fixed normalised coordinates [-1, 1] of the samples (N, d), or of the whole grid [...spatial, d]."""
+        if flat is None:
+            theta = torch.eye(self.dim, self.dim + 1, device=self.flat_fixed.device)[None]
+            return F.affine_grid(theta, [1, 1, *self.fixed.shape], align_corners=True)[0]
+        return self.index_of(flat).to(torch.float32) * (2 / (self._shape_xyz - 1).clamp_min(1)).float() - 1
+
+    def loss(self, coords: torch.Tensor, flat: torch.Tensor | None) -> torch.Tensor:
+        """Metric between the fixed samples and the moving image sampled at normalised `coords`."""
+        grid = coords.reshape(1, *([1] * (self.dim - 1)), -1, self.dim) if flat is not None else coords[None]
+        moving = F.grid_sample(self.moving.array, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        inside = (coords.abs() <= 1).all(-1).to(moving.dtype)
+        w = inside.reshape(moving.shape)
+        if self.moving.mask is not None:
+            mm = F.grid_sample(self.moving.mask[None, None].to(moving.dtype), grid, mode="nearest",
+                               padding_mode="zeros", align_corners=True)
+            w = w * mm
+        if flat is None:
+            fixed = self.fixed.array
+            if self.fixed.mask is not None:
+                w = w * self.fixed.mask.reshape(w.shape).to(w.dtype)
+        else:
+            fixed = self.flat_fixed[flat].reshape(moving.shape)
+        if self.metric_name == "lncc":
+            return self.metric(fixed, moving, w)
+        return self.metric(fixed.reshape(-1), moving.reshape(-1), w.reshape(-1))
