@@ -1,0 +1,270 @@
+"""Job runner: long work in its own process, with JSON-lines progress, file results and cancel.
+
+    python -m gdbackend.job SPEC.json
+
+runs the job the spec describes (see `gdbackend.jobs`) and writes one JSON object per line
+on stdout: {"event": "started"}, {"event": "progress", "fraction", "eta_s", "loss", ...},
+then exactly one of {"event": "done", "outputs", "summary"}, {"event": "error", "type",
+"message"} or {"event": "cancelled"}. Outputs are written in a staging folder beside each
+output and moved into place only when the job succeeds, so a failed or cancelled job leaves
+no output files. `Job` starts and watches such a process without blocking the caller
+(the Slicer panels poll it from a timer); `run_spec` runs the same work in-process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import Cancelled, GDError, InputError
+from .jobs import KINDS, JobSpec, parse_spec
+
+STAGING_PREFIX = ".gdjob-"
+PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress events a second; the last one before the end is kept
+
+
+def staging_path(output: Path, token: int | str) -> Path:
+    """Where a job identified by `token` writes `output` before it succeeds."""
+    return output.parent / f"{STAGING_PREFIX}{token}" / output.name
+
+
+class JobContext:
+    """What a job function gets to report progress and to check for cancel."""
+
+    def __init__(self, emit: Callable[[dict], None], cancel: Callable[[], bool] | None = None) -> None:
+        self._emit, self._cancel = emit, cancel
+        self.start = time.perf_counter()
+        self._last = 0.0
+        self._pending: dict | None = None
+
+    def cancelled(self) -> bool:
+        return bool(self._cancel and self._cancel())
+
+    def progress(self, fraction: float, **fields) -> None:
+        """Report progress; `fraction` in [0, 1]; fields such as loss, stage, epoch, message."""
+        now = time.perf_counter()
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        elapsed = now - self.start
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        self._pending = {"event": "progress", "fraction": round(fraction, 5),
+                         "elapsed_s": round(elapsed, 3), "eta_s": None if eta is None else round(eta, 2), **fields}
+        if now - self._last >= PROGRESS_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self._emit(self._pending)
+            self._pending, self._last = None, time.perf_counter()
+
+
+def run_spec(spec: dict | JobSpec, emit: Callable[[dict], None] | None = None,
+             cancel: Callable[[], bool] | None = None, token: int | str | None = None,
+             base: Path | None = None) -> dict:
+    """Run a job in this process; returns the "done" event. Raises GDError subclasses on bad input."""
+    job = spec if isinstance(spec, JobSpec) else parse_spec(spec, base)
+    emit = emit or (lambda event: None)
+    token = os.getpid() if token is None else token
+    staged = {key: staging_path(path, token) for key, path in job.outputs.items()}
+    context = JobContext(emit, cancel)
+    try:
+        for path in staged.values():
+            path.parent.mkdir(exist_ok=True)
+        summary = KINDS[job.kind].function()(job.inputs, job.options, staged, context)
+        if context.cancelled():
+            raise Cancelled("The job was cancelled: no output was written.")
+        missing = [k for k, p in staged.items() if not p.exists()]
+        if missing:
+            raise GDError(f"The {job.kind} job finished without writing {missing}: this is a bug, please report it.")
+        context.flush()
+        for key, path in staged.items():
+            os.replace(path, job.outputs[key])
+    finally:
+        remove_staging(job.outputs.values(), token)
+    return {"event": "done", "kind": job.kind, "outputs": {k: str(p) for k, p in job.outputs.items()},
+            "summary": summary or {}, "seconds": round(time.perf_counter() - context.start, 3)}
+
+
+def remove_staging(outputs, token: int | str) -> None:
+    for folder in {staging_path(Path(p), token).parent for p in outputs}:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- the job process
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = sys.stdout
+    sys.stdout = sys.stderr  # whatever the job's libraries print must not mix with the events
+    lock = threading.Lock()
+
+    def emit(event: dict) -> None:
+        with lock:
+            out.write(json.dumps(event, default=str) + "\n")
+            out.flush()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if len(argv) != 1:
+        emit({"event": "error", "type": "InputError", "message": "Usage: python -m gdbackend.job SPEC.json"})
+        return 2
+    try:
+        spec_path = Path(argv[0])
+        spec = _read_spec(spec_path)
+        emit({"event": "started", "kind": spec.get("kind"), "pid": os.getpid()})
+        emit(run_spec(spec, emit, stop.is_set, base=spec_path.parent))
+        return 0
+    except Cancelled:
+        emit({"event": "cancelled"})
+        return 130
+    except GDError as e:
+        emit({"event": "error", "type": type(e).__name__, "message": str(e)})
+        return 2
+    except Exception as e:  # an unexpected failure: say what and where, for a bug report
+        emit({"event": "error", "type": type(e).__name__, "message": f"{type(e).__name__}: {e}",
+              "traceback": traceback.format_exc(limit=8)})
+        return 1
+
+
+def _read_spec(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"Job spec {path} not found.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"Job spec {path} is not valid JSON ({e}).") from None
+
+
+# ---------------------------------------------------------------------- the caller's side
+class Job:
+    """A job process started from a spec file, watched without blocking.
+
+    Call `poll()` regularly (e.g. from a timer): it returns the new events and updates
+    `state` ("running", "done", "failed", "cancelled"), `result` and `error`.
+    """
+
+    def __init__(self, spec_path: str | os.PathLike, python: str | None = None, env: dict | None = None) -> None:
+        self.spec_path = Path(spec_path)
+        spec = _read_spec(self.spec_path)
+        job = parse_spec(spec, self.spec_path.parent)  # refuse a bad spec here, before starting anything
+        self.outputs = list(job.outputs.values())
+        self.state, self.result, self.error = "running", None, None
+        self.last_progress: dict | None = None
+        self._events: queue.Queue = queue.Queue()
+        self._log: deque[str] = deque(maxlen=40)
+        package_root = str(Path(__file__).resolve().parent.parent)
+        environment = dict(os.environ if env is None else env)
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
+        environment["PYTHONUNBUFFERED"] = "1"
+        kwargs = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
+                  else {"start_new_session": True})
+        self.process = subprocess.Popen(
+            [python or sys.executable, "-m", "gdbackend.job", str(self.spec_path)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, **kwargs)
+        threading.Thread(target=self._read_events, daemon=True).start()
+        threading.Thread(target=self._read_log, daemon=True).start()
+
+    def _read_events(self) -> None:
+        for line in self.process.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                self._log.append(line.rstrip())
+                continue
+            self._events.put(event)
+        self._events.put(None)  # end of stream
+
+    def _read_log(self) -> None:
+        for line in self.process.stderr:
+            self._log.append(line.rstrip())
+
+    @property
+    def log(self) -> str:
+        """The last lines the job printed (warnings, library output)."""
+        return "\n".join(self._log)
+
+    def poll(self) -> list[dict]:
+        events = []
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if event is None:
+                self._finish()
+                break
+            events.append(event)
+            self._handle(event)
+        return events
+
+    def _handle(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            self.last_progress = event
+        elif kind == "done":
+            self.state, self.result = "done", event
+        elif kind == "error" and self.state == "running":
+            self.state, self.error = "failed", event.get("message", "unknown error")
+        elif kind == "cancelled" and self.state == "running":
+            self.state = "cancelled"
+
+    def _finish(self) -> None:
+        code = self.process.wait()
+        if self.state == "running":  # the process ended without a final event: it crashed
+            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            tail = "\n".join(list(self._log)[-5:])
+            self.state = "failed"
+            self.error = (f"The job process ended unexpectedly ({how}) without a result."
+                          + (f" Its last output:\n{tail}" if tail else ""))
+        if self.state != "done":
+            remove_staging(self.outputs, self.process.pid)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def wait(self, timeout: float | None = None, interval: float = 0.02) -> str:
+        """Poll until the job ends (or `timeout` seconds pass); returns the state."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.running and (end is None or time.monotonic() < end):
+            self.poll()
+            if self.running:
+                time.sleep(interval)
+        return self.state
+
+    def cancel(self, grace: float = 0.5) -> None:
+        """Stop the job and everything it started; its staged outputs are removed."""
+        if self.process.poll() is None:
+            self._signal_group(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL if os.name != "nt" else None)
+                self.process.wait()
+        self.wait()
+        if self.state == "failed" and self.process.returncode in (-signal.SIGTERM, -getattr(signal, "SIGKILL", 9)):
+            self.state, self.error = "cancelled", None
+
+    def _signal_group(self, sig) -> None:
+        if os.name == "nt":
+            if sig is None:
+                subprocess.run(["taskkill", "/T", "/F", "/PID", str(self.process.pid)], capture_output=True)
+            else:
+                self.process.send_signal(sig)
+            return
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
