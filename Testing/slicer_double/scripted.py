@@ -149,10 +149,10 @@ def unannotatedType(annotation):
     return splitAnnotations(annotation)[0]
 
 
-def _node_class(datatype):
-    """The MRML class of a node field (also inside Optional / X | None), else None."""
+def _node_classes(datatype) -> tuple:
+    """The MRML classes a node field accepts (a class, or a Union / Optional of them); () for other types."""
     args = [a for a in typing.get_args(datatype) if a is not type(None)] or [datatype]
-    return next((a for a in args if isinstance(a, type) and issubclass(a, vtkMRMLNode)), None)
+    return tuple(a for a in args if isinstance(a, type) and issubclass(a, vtkMRMLNode))
 
 
 class _Parameter:
@@ -161,21 +161,22 @@ class _Parameter:
         self.datatype, extras = splitAnnotations(annotation)
         self.validators = [e for e in extras if isinstance(e, Validator)]
         self.default = next((e for e in extras if isinstance(e, Default)), None)
-        self.node_class = _node_class(self.datatype)
+        self.node_classes = _node_classes(self.datatype)
 
     def default_value(self, given):
         if given is not _MISSING:
             return given
         if self.default is not None:
             return self.default.generator() if self.default.generator else self.default.value
-        if self.node_class is not None:
+        if self.node_classes:
             return None
         return {int: 0, float: 0.0, str: "", bool: False, pathlib.Path: pathlib.Path()}[self.datatype]
 
     def write(self, node, value) -> None:
-        if self.node_class is not None:
-            if value is not None and not value.IsA(self.node_class.__name__):
-                raise ValueError(f"{self.name} must be a {self.node_class.__name__}, got {value.GetClassName()}")
+        if self.node_classes:
+            if value is not None and not any(value.IsA(c.__name__) for c in self.node_classes):
+                raise ValueError(f"{self.name} must be one of {[c.__name__ for c in self.node_classes]}, "
+                                 f"got {value.GetClassName()}")
             node.SetParameter(self.name, "")
             node.SetNodeReferenceID(self.name, value.GetID() if value is not None else None)
             return
@@ -184,7 +185,7 @@ class _Parameter:
         node.SetParameter(self.name, str(value))
 
     def read(self, node):
-        if self.node_class is not None:
+        if self.node_classes:
             return node.GetNodeReference(self.name)
         text = node.GetParameter(self.name)
         if self.datatype is bool:

@@ -298,3 +298,7 @@ def delayDisplay(message, autoCloseMsec=1000, parent=None, **kwargs):
 def setSliceViewerLayers(background="keep-current", foreground="keep-current", label="keep-current",
                          foregroundOpacity=None, labelOpacity=None, fit=False, rotateToVolumePlane=False):
     _messages.append(("layers", f"{background} {foreground}"))
+
+
+def startupEnvironment():
+    return dict(_os.environ)

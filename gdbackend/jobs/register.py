@@ -25,12 +25,14 @@ def run(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], contex
     levels = int(options.get("levels", 3))
     per_level = _per_level(options.get("iterations"), levels)
     blocks = [(s, lv) for s in range(len(stages)) for lv in range(levels)]
+    steps = [0]
 
     def progress(event: dict) -> None:
+        steps[0] += 1
         block = blocks.index((stages.index(event["stage"]), event["level"]))
         within = min((event["iteration"] + 1) / per_level[event["level"]], 1.0)
         context.progress((block + within) / len(blocks), loss=event["loss"], stage=event["stage"],
-                         level=event["level"], iteration=event["iteration"])
+                         level=event["level"], iteration=event["iteration"], step=steps[0])
 
     result = register(fixed, moving, stages, **options, **masks, progress=progress, cancel=context.cancelled)
     result.save(outputs["transform"])

@@ -1,0 +1,45 @@
+"""Backend jobs from Slicer: input nodes written to a job folder, a spec, and the job started in
+PythonSlicer (or run here, synchronously, for the Python console and tests). No Qt."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import slicer
+
+from gdbackend.job import Job, run_spec
+
+from .nodes import writeVolume
+
+
+def pythonExecutable() -> str:
+    """Slicer's own Python launcher (same site-packages as Slicer), else this interpreter."""
+    return shutil.which("PythonSlicer") or sys.executable
+
+
+def jobFolder(name: str) -> Path:
+    return Path(slicer.util.tempDirectory(f"GDImaging-{name}-"))
+
+
+def writeSpec(folder: Path, kind: str, inputNodes: dict, options: dict, outputs: dict[str, str],
+              inputFiles: dict[str, str] | None = None) -> Path:
+    """Write each input node as NIfTI beside the spec; outputs are file names inside `folder`."""
+    inputs = {key: str(writeVolume(node, folder / f"{key}.nii.gz")) for key, node in inputNodes.items() if node}
+    inputs.update({k: str(v) for k, v in (inputFiles or {}).items() if v})
+    spec = {"kind": kind, "inputs": inputs, "options": options,
+            "outputs": {key: str(folder / name) for key, name in outputs.items()}}
+    path = folder / "spec.json"
+    path.write_text(json.dumps(spec, indent=1))
+    return path
+
+
+def startJob(specPath: Path) -> Job:
+    """The job in its own process; poll it (GDImagingLib.running does, from a timer)."""
+    return Job(specPath, python=pythonExecutable(), env=slicer.util.startupEnvironment())
+
+
+def runJobHere(specPath: Path, progress=None) -> dict:
+    """The same job in this process, blocking; returns the "done" event."""
+    return run_spec(json.loads(Path(specPath).read_text()), emit=progress, base=Path(specPath).parent)

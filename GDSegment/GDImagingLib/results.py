@@ -1,0 +1,92 @@
+"""Backend results as the nodes Slicer users expect: named, coloured segments; ROI boxes; tables."""
+from __future__ import annotations
+
+import numpy as np
+import slicer
+import vtk
+
+from gdbackend.errors import InputError
+from gdbackend.volume import LPS_TO_RAS, Volume
+
+from .nodes import volumeFromNode
+
+
+def updateSegmentationFromLabels(segmentationNode, labelVolume: Volume, labels: list[dict], referenceVolumeNode):
+    """One segment per label ({"value", "name", "color"}) of a label image, on the reference volume's grid.
+
+    Existing segments are replaced; labels absent from the image still get an (empty) segment
+    so that names and colours match the model's.
+    """
+    reference = volumeFromNode(referenceVolumeNode, squeeze2D=False)
+    if labelVolume.ndim == 2 and reference.ndim == 3:
+        labelVolume = Volume(labelVolume.array[None], (*labelVolume.spacing, reference.spacing[2]),
+                             (*labelVolume.origin, reference.origin[2]), reference.direction)
+    if not labelVolume.same_grid(reference):
+        labelVolume = labelVolume.resample_to(reference, "nearest")
+    segmentationNode.CreateDefaultDisplayNodes()
+    segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(referenceVolumeNode)
+    segmentationNode.SetNodeReferenceID(segmentationNode.GetReferenceImageGeometryReferenceRole(),
+                                        referenceVolumeNode.GetID())
+    segmentation = segmentationNode.GetSegmentation()
+    segmentation.RemoveAllSegments()
+    for label in labels:
+        segmentId = segmentation.AddEmptySegment(f"label_{label['value']}", label["name"], tuple(label["color"]))
+        mask = (labelVolume.array == label["value"]).astype(np.uint8)
+        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, segmentationNode, segmentId, referenceVolumeNode)
+    return segmentationNode
+
+
+def labelsFromSegmentation(segmentationNode, referenceVolumeNode) -> tuple[Volume, list[dict]]:
+    """A label image (segment i -> value i + 1) on the reference grid, with the segments' names and colours."""
+    reference = volumeFromNode(referenceVolumeNode, squeeze2D=False)
+    segmentation = segmentationNode.GetSegmentation()
+    if segmentation.GetNumberOfSegments() == 0:
+        raise InputError(f"Segmentation {segmentationNode.GetName()} has no segments: paint at least one.")
+    array = np.zeros(reference.array.shape, np.uint8)
+    labels = []
+    for i in range(segmentation.GetNumberOfSegments()):
+        segmentId = segmentation.GetNthSegmentID(i)
+        segment = segmentation.GetSegment(segmentId)
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, segmentId, referenceVolumeNode)
+        array[mask > 0] = i + 1
+        labels.append({"value": i + 1, "name": segment.GetName(), "color": [round(c, 3) for c in segment.GetColor()]})
+    return reference.with_array(array), labels
+
+
+def roisFromBoxes(boxes: list[dict], name: str = "Lesion") -> list:
+    """One markups ROI per box {"min_lps", "max_lps" (mm corners), "score"}, named with its score.
+
+    The ROI is the RAS-axis-aligned box around the LPS box (the same box for axis-aligned volumes).
+    """
+    nodes = []
+    for i, box in enumerate(boxes):
+        corners = np.array([[x, y, z] for x in (box["min_lps"][0], box["max_lps"][0])
+                            for y in (box["min_lps"][1], box["max_lps"][1])
+                            for z in (box["min_lps"][2], box["max_lps"][2])])
+        ras = corners * LPS_TO_RAS.diagonal()[:3]
+        low, high = ras.min(axis=0), ras.max(axis=0)
+        node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", f"{name} {i + 1} ({box['score']:.2f})")
+        node.SetCenter(*((low + high) / 2))
+        node.SetSize(*(high - low))
+        node.SetAttribute("GDImaging.score", f"{box['score']:.6g}")
+        nodes.append(node)
+    return nodes
+
+
+def updateTableFromRows(tableNode, rows: list[dict]):
+    """Rows of {column: value} into a table node: text columns stay text, numbers become numbers."""
+    tableNode = tableNode or slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode")
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    tableNode.RemoveAllColumns()
+    for column in columns:
+        numeric = all(isinstance(row.get(column), (int, float, np.number)) for row in rows)
+        array = vtk.vtkDoubleArray() if numeric else vtk.vtkStringArray()
+        array.SetName(column)
+        tableNode.AddColumn(array)
+    for row in rows:
+        r = tableNode.AddEmptyRow()
+        for c, column in enumerate(columns):
+            value = row.get(column, "")
+            tableNode.SetCellText(r, c, f"{value:.6g}" if isinstance(value, (float, np.floating)) else str(value))
+    tableNode.Modified()
+    return tableNode

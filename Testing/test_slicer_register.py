@@ -1,0 +1,119 @@
+"""GDRegister's Logic on the Slicer double with real images: node <-> Volume geometry, and a registration
+result that, placed as a transform node, moves the moving volume onto the fixed one (checked in RAS)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import vtk
+
+from gdbackend.sample_data import itk_example, mricron
+from gdbackend.volume import Volume
+from slicer_double.modules import load
+
+GDRegister = load("GDRegister")
+import slicer  # noqa: E402  (the double, installed by load)
+from GDImagingLib import nodes  # noqa: E402
+
+
+def matrix(getter) -> np.ndarray:
+    m = vtk.vtkMatrix4x4()
+    getter(m)
+    return slicer.util.arrayFromVTKMatrix(m)
+
+
+def sample(node, ras_points: np.ndarray) -> np.ndarray:
+    """Intensities of a volume node at world RAS points, through its parent transform (nearest voxel)."""
+    ras_to_ijk = matrix(node.GetRASToIJKMatrix)
+    array = slicer.util.arrayFromVolume(node)
+    local = []
+    for p in ras_points:
+        out = [0.0, 0.0, 0.0]
+        node.TransformPointFromWorld(list(p), out)
+        local.append(out)
+    ijk = np.rint((np.c_[local, np.ones(len(local))] @ ras_to_ijk.T)[:, :3]).astype(int)
+    inside = np.all((ijk >= 0) & (ijk < array.shape[::-1]), axis=1)
+    values = np.full(len(ijk), np.nan)
+    values[inside] = array[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
+    return values
+
+
+def test_oblique_volume_round_trips_through_a_node_in_ras():
+    load("GDRegister")
+    image = sitk.ReadImage(str(mricron("ch2bet.nii.gz")))[40:80, 50:90, 30:60]
+    image.SetSpacing((0.9, 1.3, 2.1))
+    rotation = sitk.VersorTransform((0.3, -0.2, 0.9), 0.6).GetMatrix()
+    image.SetDirection(rotation)
+    image.SetOrigin((12.5, -30.0, 7.25))
+    volume = Volume.from_sitk(image)
+    node = nodes.addVolumeNode(volume, "oblique")
+    # the node's IJK-to-RAS, checked against ITK's own index -> LPS mapping, flipped to RAS
+    ijk_to_ras = matrix(node.GetIJKToRASMatrix)
+    for index in [(0, 0, 0), (39, 0, 0), (5, 17, 29), (39, 39, 29)]:
+        lps = np.array(image.TransformIndexToPhysicalPoint(index))
+        assert np.allclose((ijk_to_ras @ [*index, 1])[:3], lps * [-1, -1, 1], atol=1e-9)
+    assert slicer.util.arrayFromVolume(node)[5, 17, 3] == volume.array[5, 17, 3]
+    back = nodes.volumeFromNode(node)
+    assert back.same_grid(volume, tol=1e-9) and np.array_equal(back.array, volume.array)
+    assert np.allclose(back.direction, volume.direction) and np.allclose(back.spacing, (0.9, 1.3, 2.1))
+
+
+def test_single_slices_keep_their_position():
+    load("GDRegister")
+    volume = Volume.read(itk_example("BrainProtonDensitySliceBorder20.png"))
+    node = nodes.addVolumeNode(volume, "slice", sliceZ=-12.0)
+    assert slicer.util.arrayFromVolume(node).shape == (1, *volume.array.shape)
+    back = nodes.volumeFromNode(node)
+    assert back.ndim == 2 and back.same_grid(volume)
+    copy = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode")
+    nodes.updateNodeFromVolume(copy, back, nodes.sliceZ(node))
+    assert np.allclose(matrix(copy.GetIJKToRASMatrix), matrix(node.GetIJKToRASMatrix))
+
+
+def test_registration_result_moves_the_moving_volume_onto_the_fixed_one_in_ras():
+    load("GDRegister")
+    fixed = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBorder20.png")), "fixed")
+    moving = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceShifted13x17y.png")), "moving")
+    resampled = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "resampled")
+    progress = []
+    node = GDRegister.GDRegisterLogic().register(fixed, moving, outputVolume=resampled, transform="translation",
+                                                 levels=2, iterations=150, device="cpu", progress=progress.append)
+    assert node.GetClassName() == "vtkMRMLLinearTransformNode"
+    assert moving.GetTransformNodeID() == node.GetID()
+    assert progress and progress[-1]["fraction"] == pytest.approx(1.0)
+    # known answer: the moving image is the fixed one shifted by (13, 17) px; PNG pixels are 1 mm, LPS = (i, j)
+    from_parent = matrix(node.GetMatrixTransformFromParent)
+    ras = np.array([-50.0, -80.0, 0.0, 1.0])
+    assert np.allclose(from_parent @ ras, [-63.0, -97.0, 0.0, 1.0], atol=0.05)
+    # and the image: the moving node, seen through its transform, matches the fixed node at fixed RAS points
+    j, i = np.mgrid[40:180:7, 40:180:7]
+    ras_points = np.c_[-i.ravel(), -j.ravel(), np.zeros(i.size)]
+    target = sample(fixed, ras_points)
+    moved = sample(moving, ras_points)
+    moving.SetAndObserveTransformNodeID(None)
+    unmoved = sample(moving, ras_points)
+    assert np.nanmean(np.abs(moved - target)) < 0.1 * np.nanmean(np.abs(unmoved - target))
+    # the optional resampled volume lies on the fixed grid with the fixed contents
+    out = slicer.util.arrayFromVolume(resampled)[0, 40:180, 40:180].astype(float)
+    fixed_array = slicer.util.arrayFromVolume(fixed)[0, 40:180, 40:180].astype(float)
+    assert np.allclose(matrix(resampled.GetIJKToRASMatrix), matrix(fixed.GetIJKToRASMatrix))
+    assert np.abs(out - fixed_array).mean() < 0.05 * fixed_array.mean()
+
+
+def test_an_existing_linear_node_is_reused_and_a_wrong_class_is_not():
+    load("GDRegister")
+    linear = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "mine")
+    grid = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLGridTransformNode", "grid")
+    assert nodes.transformNodeOfClass(linear, "vtkMRMLLinearTransformNode", "x") is linear
+    other = nodes.transformNodeOfClass(grid, "vtkMRMLLinearTransformNode", "x")
+    assert other is not grid and other.GetClassName() == "vtkMRMLLinearTransformNode"
+
+
+def test_parameter_node_defaults_are_valid_registration_options():
+    load("GDRegister")
+    logic = GDRegister.GDRegisterLogic()
+    p = logic.getParameterNode()
+    options = logic.optionsFromParameterNode(p)
+    assert p.transform in GDRegister.TRANSFORMS and options["levels"] == 3
+    assert p.parameterNode.GetAttribute("ModuleName") == "GDRegister"
+    assert logic.getParameterNode().parameterNode is p.parameterNode  # the scene's singleton
