@@ -38,11 +38,11 @@ def updateSegmentationFromLabels(segmentationNode, labelVolume: Volume, labels: 
 
 def labelsFromSegmentation(segmentationNode, referenceVolumeNode) -> tuple[Volume, list[dict]]:
     """A label image (segment i -> value i + 1) on the reference grid, with the segments' names and colours."""
-    reference = volumeFromNode(referenceVolumeNode, squeeze2D=False)
+    reference = volumeFromNode(referenceVolumeNode)  # 2D for a single slice, as the job gets the image
     segmentation = segmentationNode.GetSegmentation()
     if segmentation.GetNumberOfSegments() == 0:
         raise InputError(f"Segmentation {segmentationNode.GetName()} has no segments: paint at least one.")
-    array = np.zeros(reference.array.shape, np.uint8)
+    array = np.zeros(slicer.util.arrayFromVolume(referenceVolumeNode).shape, np.uint8)
     labels = []
     for i in range(segmentation.GetNumberOfSegments()):
         segmentId = segmentation.GetNthSegmentID(i)
@@ -50,7 +50,7 @@ def labelsFromSegmentation(segmentationNode, referenceVolumeNode) -> tuple[Volum
         mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, segmentId, referenceVolumeNode)
         array[mask > 0] = i + 1
         labels.append({"value": i + 1, "name": segment.GetName(), "color": [round(c, 3) for c in segment.GetColor()]})
-    return reference.with_array(array), labels
+    return reference.with_array(array.reshape(reference.array.shape)), labels
 
 
 def roisFromBoxes(boxes: list[dict], name: str = "Lesion") -> list:

@@ -32,6 +32,9 @@ class JobKind:
 KINDS: dict[str, JobKind] = {
     "register": JobKind("gdbackend.jobs.register:run", ("fixed", "moving"), ("fixed_mask", "moving_mask"),
                         ("transform",), ("image",)),
+    "segment.train": JobKind("gdbackend.jobs.segment:train", (), ("image", "label"), ("model",)),
+    "segment.predict": JobKind("gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",)),
+    "classify.predict": JobKind("gdbackend.jobs.classify:predict", ("image", "model"), (), ("probabilities",)),
 }
 
 

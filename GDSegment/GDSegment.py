@@ -1,0 +1,335 @@
+"""GDSegment: U-Net segmentation (train, predict, evaluate), ResNet classification and lesion detection
+on volume nodes, computed by gdbackend in a background process."""
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import slicer
+import vtk
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.util import VTKObservationMixin
+
+from gdbackend.volume import LPS_TO_RAS, Volume
+from GDImagingLib import results
+from GDImagingLib.jobs import jobFolder, runJobHere, startJob, writeSpec
+
+NETWORKS = ["unet", "basicunet", "segresnet"]
+OPTIMIZERS = ["adam", "sgd", "minibatch", "gd"]
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def _given(path) -> Path | None:
+    """A path field of the parameter node, or None when it is empty."""
+    return Path(path) if path is not None and str(path) not in ("", ".") else None
+
+
+class GDSegment(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("GD Segment")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["GDImaging developers (GDImaging)"]
+        self.parent.helpText = _(
+            "Segment: train a U-Net on volumes and segmentations of the scene (or a folder of files), segment a "
+            "volume with a model file into named, coloured segments, and measure Dice, IoU and HD95 against a "
+            "reference. Classify: class probabilities of a volume or an ROI. Detect: one ROI per lesion. The "
+            "computation runs in a background process, with a live loss curve. See docs/slicer.md in the "
+            "GDImaging repository.")
+        self.parent.acknowledgementText = _(
+            "GDImaging computes with PyTorch, MONAI (networks, losses, metrics, sliding-window inference) and "
+            "SimpleITK.")
+
+
+@parameterNodeWrapper
+class GDSegmentParameterNode:
+    segmentVolume: slicer.vtkMRMLScalarVolumeNode
+    segmentModel: Path
+    segmentOutput: slicer.vtkMRMLSegmentationNode
+    segmentReference: slicer.vtkMRMLSegmentationNode
+    segmentTable: slicer.vtkMRMLTableNode
+    trainVolume: slicer.vtkMRMLScalarVolumeNode
+    trainSegmentation: slicer.vtkMRMLSegmentationNode
+    trainFolder: Path
+    network: Annotated[str, Choice(NETWORKS)] = "unet"
+    trainOptimizer: Annotated[str, Choice(OPTIMIZERS)] = "adam"
+    epochs: Annotated[int, WithinRange(1, 100000)] = 50
+    trainLearningRate: Annotated[float, WithinRange(0.0, 10.0)] = 0.003
+    trainDevice: Annotated[str, Choice(DEVICES)] = "auto"
+    trainOutput: Path
+    classifyVolume: slicer.vtkMRMLScalarVolumeNode
+    classifyRoi: slicer.vtkMRMLMarkupsROINode
+    classifyModel: Path
+    classifyTable: slicer.vtkMRMLTableNode
+    detectVolume: slicer.vtkMRMLScalarVolumeNode
+    detectModel: Path
+    detectThreshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
+    detectTable: slicer.vtkMRMLTableNode
+
+
+class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self.runners = {}
+
+    def setup(self) -> None:
+        from GDImagingLib.running import JobController
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/GDSegment.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = GDSegmentLogic()
+        for name, text, done, chart in [("segment", _("Segment"), self.onSegmentDone, None),
+                                        ("train", _("Train"), self.onTrainDone, _("Training loss")),
+                                        ("classify", _("Classify"), self.onClassifyDone, None),
+                                        ("detect", _("Detect"), self.onDetectDone, None)]:
+            button = getattr(self.ui, f"{name}Button")
+            self.runners[name] = JobController(button, self.ui.progressBar, self.ui.statusLabel, done, text, chart)
+            button.connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        for runner in self.runners.values():
+            runner.cancel()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        for runner in self.runners.values():
+            runner.cancel()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        for field in ("segmentVolume", "classifyVolume", "detectVolume"):
+            if not getattr(self._parameterNode, field):
+                setattr(self._parameterNode, field, first)
+
+    def setParameterNode(self, parameterNode) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._parameterNode = parameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+            self._updateButtons()
+
+    def _updateButtons(self, caller=None, event=None) -> None:
+        """One job at a time: the running panel's button cancels, the others wait."""
+        p = self._parameterNode
+        ready = {"segment": bool(p and p.segmentVolume and _given(p.segmentModel)),
+                 "train": bool(p and _given(p.trainOutput) and (_given(p.trainFolder) or
+                                                                (p.trainVolume and p.trainSegmentation))),
+                 "classify": bool(p and p.classifyVolume and _given(p.classifyModel)),
+                 "detect": bool(p and p.detectVolume and _given(p.detectModel))}
+        busy = any(r.running for r in self.runners.values())
+        for name, runner in self.runners.items():
+            getattr(self.ui, f"{name}Button").enabled = runner.running or (ready[name] and not busy)
+
+    def onButton(self, name: str) -> None:
+        runner = self.runners[name]
+        if runner.running:
+            runner.cancel()
+            self._updateButtons()
+            return
+        from GDImagingLib.dependencies import ensureDependencies
+        with slicer.util.tryWithErrorDisplay(_("Failed to start the computation."), waitCursor=True):
+            if not ensureDependencies(self.resourcePath("requirements.txt"), "GDSegment"):
+                return
+            runner.start(startJob(getattr(self, f"_{name}Spec")(self._parameterNode)))
+        self._updateButtons()
+
+    def _segmentSpec(self, p) -> Path:
+        return self.logic.prepareSegmentation(p.segmentVolume, p.segmentModel, p.segmentReference)
+
+    def _trainSpec(self, p) -> Path:
+        return self.logic.prepareTraining(p.trainOutput, p.trainVolume, p.trainSegmentation, _given(p.trainFolder),
+                                          network=p.network, optimizer=p.trainOptimizer, epochs=p.epochs,
+                                          learningRate=p.trainLearningRate, device=p.trainDevice)
+
+    def _classifySpec(self, p) -> Path:
+        return self.logic.prepareClassification(p.classifyVolume, p.classifyModel, p.classifyRoi)
+
+    def _detectSpec(self, p) -> Path:
+        return self.logic.prepareDetection(p.detectVolume, p.detectModel, p.detectThreshold)
+
+    def onSegmentDone(self, result: dict) -> None:
+        p = self._parameterNode
+        p.segmentOutput, p.segmentTable = self.logic.applySegmentation(result, p.segmentVolume, p.segmentOutput,
+                                                                       p.segmentTable)
+        self._updateButtons()
+
+    def onTrainDone(self, result: dict) -> None:
+        self._parameterNode.segmentModel = Path(result["outputs"]["model"])
+        self._updateButtons()
+
+    def onClassifyDone(self, result: dict) -> None:
+        self._parameterNode.classifyTable = self.logic.applyClassification(result, self._parameterNode.classifyTable)
+        self._updateButtons()
+
+    def onDetectDone(self, result: dict) -> None:
+        p = self._parameterNode
+        p.detectTable = self.logic.applyDetection(result, p.detectTable)[1]
+        self._updateButtons()
+
+
+class GDSegmentLogic(ScriptedLoadableModuleLogic):
+    """Segmentation, classification and detection of volume nodes, usable from the Python console:
+
+        logic = GDSegmentLogic()
+        segmentationNode, table = logic.segment(volumeNode, "brain.pt")
+        modelPath = logic.train("brain.pt", volumeNode, segmentationNode, epochs=20)
+    """
+
+    def getParameterNode(self):
+        return GDSegmentParameterNode(super().getParameterNode())
+
+    # ---------------------------------------------------------------- segment
+    def prepareSegmentation(self, volume, model, reference=None, device: str = "auto") -> Path:
+        folder = jobFolder("segment")
+        options, referenceFiles = {"device": device}, {}
+        if reference is not None:
+            labels, names = results.labelsFromSegmentation(reference, volume)
+            referenceFiles["reference"] = labels.write(folder / "reference.nii.gz")
+            options["reference_labels"] = names
+        return writeSpec(folder, "segment.predict", {"image": volume}, options, {"labels": "labels.nii.gz"},
+                         {"model": model, **referenceFiles})
+
+    def applySegmentation(self, result: dict, volume, segmentation=None, table=None):
+        """(segmentation node with the model's named, coloured segments, metrics table or None)."""
+        summary = result["summary"]
+        segmentation = segmentation or slicer.mrmlScene.AddNewNodeByClass(
+            "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{volume.GetName()} segmentation"))
+        results.updateSegmentationFromLabels(segmentation, Volume.read(result["outputs"]["labels"]),
+                                             summary["labels"], volume)
+        if "metrics" not in summary:
+            return segmentation, table
+        m = summary["metrics"]
+        rows = [{"segment": lb["name"], "Dice": m[f"dice_{lb['name']}"], "IoU": m[f"iou_{lb['name']}"],
+                 "HD95 (mm)": m[f"hd95_{lb['name']}"]} for lb in summary["labels"]]
+        rows.append({"segment": "mean", "Dice": m["dice"], "IoU": m["iou"], "HD95 (mm)": m["hd95"]})
+        return segmentation, results.updateTableFromRows(table, rows)
+
+    def segment(self, volume, model, segmentation=None, reference=None, table=None, device: str = "auto",
+                progress=None):
+        """Synchronous segmentation in this process; returns (segmentation node, metrics table or None)."""
+        spec = self.prepareSegmentation(volume, model, reference, device)
+        return self.applySegmentation(runJobHere(spec, progress), volume, segmentation, table)
+
+    # ---------------------------------------------------------------- train
+    def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, network: str = "unet",
+                        optimizer: str = "adam", epochs: int = 50, learningRate: float = 0.003,
+                        device: str = "auto", **backendOptions) -> Path:
+        """Train on a volume + segmentation of the scene, or on a folder of images/ and labels/."""
+        job = jobFolder("train")
+        options = {"network": network, "optimizer": optimizer, "epochs": epochs, "lr": learningRate,
+                   "device": device, **backendOptions}
+        files = {}
+        if segmentation is not None and volume is not None:
+            labels, options["labels"] = results.labelsFromSegmentation(segmentation, volume)
+            files["label"] = labels.write(job / "label.nii.gz")
+        if folder:
+            options["data"] = str(folder)
+            options.setdefault("labels", "1:foreground")
+        inputs = {} if folder else {"image": volume}
+        return writeSpec(job, "segment.train", inputs, options, {"model": str(Path(modelPath).resolve())}, files)
+
+    def train(self, modelPath, volume=None, segmentation=None, folder=None, progress=None, **options) -> Path:
+        """Synchronous training in this process; returns the model file."""
+        spec = self.prepareTraining(modelPath, volume, segmentation, folder, **options)
+        return Path(runJobHere(spec, progress)["outputs"]["model"])
+
+    # ---------------------------------------------------------------- classify
+    def prepareClassification(self, volume, model, roi=None, device: str = "auto") -> Path:
+        options = {"device": device}
+        if roi is not None:
+            options["box"] = roiToLPSBox(roi)
+        return writeSpec(jobFolder("classify"), "classify.predict", {"image": volume}, options,
+                         {"probabilities": "probabilities.csv"}, {"model": model})
+
+    def applyClassification(self, result: dict, table=None):
+        with open(result["outputs"]["probabilities"], newline="") as f:
+            rows = [{"class": r["class"], "probability": float(r["probability"])} for r in csv.DictReader(f)]
+        return results.updateTableFromRows(table, rows)
+
+    # ---------------------------------------------------------------- detect
+    def prepareDetection(self, volume, model, threshold: float = 0.5, device: str = "auto") -> Path:
+        return writeSpec(jobFolder("detect"), "detect.predict", {"image": volume},
+                         {"device": device, "threshold": threshold}, {"boxes": "boxes.csv"}, {"model": model})
+
+    def applyDetection(self, result: dict, table=None):
+        """(one ROI node per detected box, table of scores, centres and sizes in RAS)."""
+        boxes = result["summary"]["boxes"]
+        rois = results.roisFromBoxes(boxes)
+        rows = [{"name": roi.GetName(), "score": box["score"],
+                 **{f"center {a} (mm)": c for a, c in zip("RAS", roi.GetCenter())},
+                 **{f"size {a} (mm)": s for a, s in zip("RAS", roi.GetSize())}} for roi, box in zip(rois, boxes)]
+        return rois, results.updateTableFromRows(table, rows)
+
+
+def roiToLPSBox(roi) -> list[float]:
+    """An ROI node's box as [x0, y0, z0, x1, y1, z1] in LPS mm (axis-aligned ROIs)."""
+    center, size = np.array(roi.GetCenter()), np.array(roi.GetSize())
+    corners = np.array([center - size / 2, center + size / 2]) * LPS_TO_RAS.diagonal()[:3]
+    return [*corners.min(axis=0), *corners.max(axis=0)]
+
+
+class GDSegmentTest(ScriptedLoadableModuleTest):
+    """Runs in Slicer (Reload and Test, or ctest: each test_* with setUp). Downloads SampleData."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_train_tiny_model_and_segment_mrhead()
+
+    def test_train_tiny_model_and_segment_mrhead(self):
+        """A tiny U-Net learns a thresholded head mask of MRHead in a few epochs; its prediction has the
+        training segment's name and colour and overlaps the reference."""
+        import SampleData
+        self.delayDisplay("Training a tiny model on MRHead")
+        volume = SampleData.downloadSample("MRHead")
+        array = slicer.util.arrayFromVolume(volume)
+        reference = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "reference")
+        reference.CreateDefaultDisplayNodes()
+        reference.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+        segmentId = reference.GetSegmentation().AddEmptySegment("head", "head", (0.9, 0.6, 0.4))
+        slicer.util.updateSegmentBinaryLabelmapFromArray((array > np.percentile(array, 70)).astype(np.uint8),
+                                                         reference, segmentId, volume)
+        logic = GDSegmentLogic()
+        model = logic.train(Path(slicer.util.tempDirectory("GDSegmentTest")) / "head.pt", volume, reference,
+                            epochs=3, patch=[64, 64, 64], spacing=[4.0, 4.0, 4.0], device="cpu")
+        segmentation, table = logic.segment(volume, model, reference=reference, device="cpu")
+        segment = segmentation.GetSegmentation().GetSegment(segmentation.GetSegmentation().GetNthSegmentID(0))
+        self.assertEqual(segment.GetName(), "head")
+        self.assertEqual(tuple(round(c, 1) for c in segment.GetColor()), (0.9, 0.6, 0.4))
+        self.assertGreater(float(table.GetCellText(0, 1)), 0.5)
+        self.delayDisplay("Test passed")

@@ -1,0 +1,93 @@
+"""Segmentation as jobs: train a U-Net on image/label files, predict (and evaluate) with a model file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import Cancelled, InputError
+from ..segment import Case, evaluate, load_cases, load_model, parse_labels, split, train_segmentation
+from ..segment import predict as predict_labels
+from ..train import TrainConfig
+from ..volume import Volume
+
+TRAIN_CONFIG = ("epochs", "optimizer", "lr", "batch_size", "momentum", "weight_decay", "schedule", "device", "seed",
+                "patience")
+TRAIN_OPTIONS = TRAIN_CONFIG + ("data", "labels", "network", "patch", "spacing", "normalisation", "loss",
+                                "samples_per_case", "augment", "val_fraction")
+PREDICT_OPTIONS = ("device", "flips", "largest_component", "overlap", "reference_labels")
+
+
+def _check(options: dict, allowed: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"Unknown {what} option(s) {unknown}: use {', '.join(allowed)}.")
+
+
+def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
+    """A model from a folder of cases (option "data") or one image/label pair (inputs "image", "label")."""
+    _check(options, TRAIN_OPTIONS, "segmentation training")
+    labels = options.get("labels")
+    labels = parse_labels(labels) if isinstance(labels, str) else labels
+    if not labels:
+        raise InputError('Give the labels to learn, e.g. "1:brain" or [{"value": 1, "name": "brain", ...}].')
+    if options.get("data"):
+        cases = load_cases(options["data"])
+    elif "image" in inputs and "label" in inputs:
+        cases = [Case("scene", Volume.read(inputs["image"]), Volume.read(inputs["label"]))]
+    else:
+        raise InputError("Give a data folder, or an image and its label map, to train on.")
+    train_cases, val_cases = split(cases, float(options.get("val_fraction", 0.2 if len(cases) > 1 else 0)),
+                                   options.get("seed", 0))
+    config = TrainConfig(**{k: options[k] for k in TRAIN_CONFIG if k in options},
+                         monitor="dice" if val_cases else "loss", mode="max" if val_cases else "min")
+
+    def on_event(e) -> None:
+        if e.kind in ("step", "epoch", "validation"):
+            context.progress(e.step / max(e.steps, 1), loss=e.loss, epoch=e.epoch, epochs=e.epochs, step=e.step,
+                             **{f"val_{k}": v for k, v in e.metrics.items()})
+
+    extra = {k: (tuple(options[k]) if k in ("patch", "spacing") else options[k])
+             for k in ("network", "patch", "spacing", "normalisation", "loss", "samples_per_case", "augment")
+             if options.get(k) is not None}
+    result, card = train_segmentation(train_cases, val_cases, labels, config, outputs["model"], on_event=on_event,
+                                      cancel=context.cancelled, **extra)
+    if context.cancelled():
+        raise Cancelled("Training cancelled: no model was written.")
+    return {"labels": card["labels"], "epochs": len(result.history), "final_loss": result.history[-1]["loss"],
+            "best": result.best, "train_cases": len(train_cases), "val_cases": len(val_cases)}
+
+
+def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
+    """Label map of an image with a model file; with a "reference" label map, Dice/IoU/HD95 too."""
+    _check(options, PREDICT_OPTIONS, "segmentation")
+    model, card = load_model(inputs["model"], options.get("device", "auto"))
+    image = Volume.read(inputs["image"])
+    context.progress(0.1, message="model loaded")
+    label = predict_labels(model, card, image, bool(options.get("flips", False)),
+                    bool(options.get("largest_component", False)), float(options.get("overlap", 0.5)))
+    if context.cancelled():
+        raise Cancelled("Segmentation cancelled: nothing was written.")
+    context.progress(0.9, message="segmented")
+    label.write(outputs["labels"])
+    summary = {"labels": card["labels"]}
+    if "reference" in inputs:
+        reference = _renumbered(Volume.read(inputs["reference"]), options.get("reference_labels"), card["labels"])
+        summary["metrics"] = evaluate(label, reference, card["labels"])
+    return summary
+
+
+def _renumbered(reference: Volume, reference_labels: list[dict] | None, labels: list[dict]) -> Volume:
+    """The reference label map with the model's label values, matching labels by name (when names are given)."""
+    if not reference_labels:
+        return reference
+    by_name = {lb["name"].lower(): lb["value"] for lb in reference_labels}
+    missing = [lb["name"] for lb in labels if lb["name"].lower() not in by_name]
+    if missing:
+        raise InputError(f"The reference has no segment named {', '.join(missing)}: name the reference segments "
+                         f"as the model's labels ({', '.join(lb['name'] for lb in labels)}).")
+    array = reference.array.astype(np.int32)
+    out = np.zeros_like(array)
+    for lb in labels:
+        out[array == by_name[lb["name"].lower()]] = lb["value"]
+    return reference.with_array(out)
