@@ -1,0 +1,147 @@
+"""`gd classify train|predict|evaluate`: ResNet classification of images or regions of interest."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..progress import ProgressBar
+from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig
+from ..volume import Volume
+from .data import Sample, read_samples
+from .metrics import classification_metrics
+from .networks import NETWORKS
+from .predict import load_classifier, predict_probabilities, prepare_inputs
+from .train import BALANCING, train_classifier
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="ResNet image classification (whole image or region of interest)")
+    s = p.add_subparsers(dest="action", required=True)
+
+    t = s.add_parser("train", help="train a classifier on a CSV of path,label[,box][,mask]")
+    t.add_argument("--data", required=True, help="CSV with columns path,label and optional box, mask")
+    t.add_argument("--val", help="CSV of validation samples (default: --val-fraction of --data)")
+    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to NAME.last.pt")
+    t.add_argument("--network", default="resnet18", choices=tuple(NETWORKS))
+    t.add_argument("--classes", help="class names in output order, comma-separated (default: sorted labels)")
+    t.add_argument("--size", type=int, nargs="+", default=[32, 32, 32], help="model input size x y [z] (voxels)")
+    t.add_argument("--spacing", type=float, nargs="+", help="model spacing in mm (default: the region fills --size)")
+    t.add_argument("--normalisation", default="percentile")
+    t.add_argument("--margin", type=float, default=0.0, help="mm added around a mask's box")
+    t.add_argument("--balance", default="weights", choices=BALANCING, help="class weights or balanced sampling")
+    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--schedule", default="cosine", choices=SCHEDULES)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--patience", type=int)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", help="a NAME.last.pt to continue from")
+    t.add_argument("--json", action="store_true", help="print one JSON summary line")
+    t.set_defaults(run=run_train)
+
+    for name, helptext in (("predict", "class probabilities of images"), ("evaluate", "metrics on labelled data")):
+        q = s.add_parser(name, help=helptext)
+        q.add_argument("--model", required=True)
+        if name == "predict":
+            q.add_argument("images", nargs="+")
+            q.add_argument("--box", type=float, nargs="+", help="region of interest x0 y0 [z0] x1 y1 [z1], LPS mm")
+            q.add_argument("--mask", help="region-of-interest mask on the image's grid")
+        else:
+            q.add_argument("--data", required=True, help="CSV with columns path,label[,box][,mask]")
+        q.add_argument("--csv", help="write one row per sample here")
+        q.add_argument("--device", default="auto")
+        q.add_argument("--json", action="store_true")
+        q.set_defaults(run=run_predict if name == "predict" else run_evaluate)
+
+
+def _split(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """A stratified split: `fraction` of each class goes to validation."""
+    if not 0 <= fraction < 1:
+        raise InputError(f"--val-fraction must be in [0, 1), got {fraction}.")
+    rng = np.random.default_rng(seed)
+    val_idx: set[int] = set()
+    for label in sorted({s.label for s in samples}):
+        idx = [i for i, s in enumerate(samples) if s.label == label]
+        val_idx |= set(rng.permutation(idx)[:int(round(fraction * len(idx)))].tolist())
+    return [s for i, s in enumerate(samples) if i not in val_idx], [s for i, s in enumerate(samples) if i in val_idx]
+
+
+def run_train(args: argparse.Namespace) -> int:
+    samples = read_samples(args.data)
+    train, val = (samples, read_samples(args.val)) if args.val else _split(samples, args.val_fraction, args.seed)
+    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                         schedule=args.schedule, weight_decay=args.weight_decay, device=args.device, seed=args.seed,
+                         monitor="auc" if val else "loss", mode="max" if val else "min", patience=args.patience)
+    bar = ProgressBar(args.epochs, "classify train")
+
+    def on_event(e: Event) -> None:
+        if e.kind == "epoch":
+            bar.update(e.epoch, f"loss {e.loss:.4f}" + (f" auc {e.metrics['auc']:.3f}" if "auc" in e.metrics else ""))
+
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    result, card = train_classifier(train, val, config, args.out, network=args.network, classes=classes,
+                                    size=tuple(args.size), spacing=tuple(args.spacing) if args.spacing else None,
+                                    normalisation=args.normalisation, margin=args.margin, balance=args.balance,
+                                    label_smoothing=args.label_smoothing, augment=not args.no_augment,
+                                    resume=args.resume, on_event=on_event)
+    bar.close()
+    summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
+               "final_loss": result.history[-1]["loss"], "seconds": round(result.seconds, 1), "classes": card["classes"]}
+    print(json.dumps(summary) if args.json else f"trained {args.network}: best {result.best} -> {args.out}")
+    return 0
+
+
+def _probabilities(args: argparse.Namespace, samples: list[Sample], model, card: dict) -> np.ndarray:
+    bar = ProgressBar(len(samples), f"classify {args.action}")
+    inputs = prepare_inputs(samples, card, bar.update)
+    bar.close()
+    return predict_probabilities(model, inputs)
+
+
+def _write_rows(path: str | None, samples: list[Sample], probabilities: np.ndarray, classes: list[str]) -> None:
+    if not path:
+        return
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "predicted", *(f"p_{c}" for c in classes)])
+        for s, p in zip(samples, probabilities):
+            w.writerow([str(s.image), s.label or "", classes[int(p.argmax())], *(f"{v:.5f}" for v in p)])
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    if args.box and args.mask:
+        raise InputError("Give --box or --mask, not both.")
+    samples = [Sample(Path(p), None, np.array(args.box) if args.box else None,
+                      Volume.read(args.mask) if args.mask else None) for p in args.images]
+    model, card = load_classifier(args.model, args.device)
+    probabilities = _probabilities(args, samples, model, card)
+    _write_rows(args.csv, samples, probabilities, card["classes"])
+    for s, p in zip(samples, probabilities):
+        row = {"image": str(s.image), "predicted": card["classes"][int(p.argmax())],
+               "probabilities": {c: round(float(v), 5) for c, v in zip(card["classes"], p)}}
+        print(json.dumps(row) if args.json else f"{s.image}: {row['predicted']} {row['probabilities']}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    samples = read_samples(args.data)
+    model, card = load_classifier(args.model, args.device)
+    unknown = sorted({s.label for s in samples} - set(card["classes"]))
+    if unknown:
+        raise InputError(f"Label(s) {', '.join(unknown)} are not classes of this model ({', '.join(card['classes'])}).")
+    probabilities = _probabilities(args, samples, model, card)
+    metrics = classification_metrics(probabilities, np.array([card["classes"].index(s.label) for s in samples]))
+    _write_rows(args.csv, samples, probabilities, card["classes"])
+    print(json.dumps(metrics) if args.json else "\n".join(f"{k}: {v}" for k, v in metrics.items()))
+    return 0

@@ -1,0 +1,81 @@
+"""Classification samples: an image (file or in-memory Volume), a class label and an optional region of
+interest (a box in LPS mm or a mask), read from a CSV with columns path,label[,box][,mask]."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..volume import Volume
+
+
+@dataclass
+class Sample:
+    image: Volume | Path
+    label: str | None = None
+    box: np.ndarray | None = None        # [x0, y0, (z0,) x1, y1, (z1)] LPS mm
+    mask: Volume | Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.image.name if isinstance(self.image, Path) else "volume"
+
+
+def _box(text: str, where: str) -> np.ndarray | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return np.array([float(v) for v in text.replace(",", " ").split()])
+    except ValueError:
+        raise InputError(f"{where}: the box {text!r} is not a list of numbers; write it as "
+                         "\"x0 y0 z0 x1 y1 z1\" in LPS mm.") from None
+
+
+def read_samples(path: str | Path, need_labels: bool = True) -> list[Sample]:
+    """Rows of a CSV: path (or image), label, optional box ("x0 y0 z0 x1 y1 z1") and mask; relative paths
+    are relative to the CSV's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Data list not found: {path}. Give a CSV with columns path,label.")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    column = "path" if rows and "path" in rows[0] else "image"
+    if not rows or column not in rows[0] or (need_labels and "label" not in rows[0]):
+        raise InputError(f"{path} needs a header path,label (optional columns box, mask) and one row per sample.")
+    samples = []
+    for n, r in enumerate(rows, start=2):
+        label = (r.get("label") or "").strip() or None
+        if need_labels and label is None:
+            raise InputError(f"{path} line {n}: no label; every training or evaluation sample needs one.")
+        mask = (r.get("mask") or "").strip()
+        samples.append(Sample(path.parent / r[column].strip(), label, _box(r.get("box", ""), f"{path} line {n}"),
+                              path.parent / mask if mask else None))
+    return samples
+
+
+def class_names(samples: list[Sample], classes: list[str] | None = None) -> list[str]:
+    """The class list (index = network output): given, or the sorted labels of the training samples; every
+    class must have training samples, and every label must be a class."""
+    labels = [s.label for s in samples]
+    if None in labels:
+        raise InputError("A training sample has no label: every training sample needs one.")
+    found = sorted(set(labels), key=lambda v: (not v.lstrip("-").isdigit(), int(v) if v.lstrip("-").isdigit() else 0, v))
+    classes = list(classes) if classes else found
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise InputError(f"Label(s) {', '.join(unknown)} are not among the classes {', '.join(classes)}: "
+                         "add them to --classes or fix the data.")
+    missing = [c for c in classes if c not in set(labels)]
+    if missing:
+        raise InputError(f"Class(es) {', '.join(missing)} have no training samples: add samples of every class, "
+                         "or leave the class out.")
+    if len(classes) < 2:
+        raise InputError(f"Only one class ({classes[0]}) in the training data: a classifier needs at least two.")
+    return classes
+
+
+def load(value: Volume | Path | None) -> Volume | None:
+    return Volume.read(value) if isinstance(value, Path) else value

@@ -1,0 +1,133 @@
+"""`gd detect train|predict|evaluate`: Faster R-CNN lesion detection on volumes, boxes in LPS mm."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..progress import ProgressBar
+from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig
+from ..volume import Volume
+from .boxes import write_boxes
+from .data import read_cases, truth_boxes
+from .metrics import detection_metrics, smaller_than
+from .model import ARCHITECTURES
+from .predict import detect_volume, load_detector
+from .train import train_detector
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="Faster R-CNN lesion detection (2.5D slices, 3D boxes in LPS mm)")
+    s = p.add_subparsers(dest="action", required=True)
+
+    t = s.add_parser("train", help="train a detector on volumes with label maps or box lists")
+    t.add_argument("--data", required=True, help="CSV with columns image[,label] (label maps: a lesion per component)")
+    t.add_argument("--boxes", help="CSV (image,x0,y0,z0,x1,y1,z1) or JSON box list, when --data has no label column")
+    t.add_argument("--val", help="CSV of validation volumes (same form as --data)")
+    t.add_argument("--val-boxes", help="box list of the validation volumes")
+    t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to NAME.last.pt")
+    t.add_argument("--architecture", default="resnet50_fpn", choices=tuple(ARCHITECTURES))
+    t.add_argument("--weights", help="optional local weights file (e.g. torchvision's), loaded where shapes fit")
+    t.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 2.0], help="model spacing x y slice (mm)")
+    t.add_argument("--size", type=int, help="slice size in pixels (default: covers the widest training volume)")
+    t.add_argument("--normalisation", default="percentile")
+    t.add_argument("--negative-ratio", type=float, default=0.5, help="lesion-free slices per lesion slice")
+    t.add_argument("--min-size", type=float, default=0.0, help="validation ignores lesions smaller than this (mm)")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=float, default=3e-4)
+    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    t.add_argument("--grad-clip", type=float, default=10.0)
+    t.add_argument("--val-every", type=int, default=1)
+    t.add_argument("--patience", type=int)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", help="a NAME.last.pt to continue from")
+    t.add_argument("--json", action="store_true", help="print one JSON summary line")
+    t.set_defaults(run=run_train)
+
+    q = s.add_parser("predict", help="detect lesions and write their boxes")
+    q.add_argument("--model", required=True)
+    q.add_argument("images", nargs="+")
+    q.add_argument("--out", required=True, help="box list: .json, or .csv (image,x0,y0,z0,x1,y1,z1,score)")
+    q.add_argument("--min-score", type=float, default=0.0, help="drop boxes scored below this")
+    q.add_argument("--device", default="auto")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(run=run_predict)
+
+    e = s.add_parser("evaluate", help="FROC sensitivities and mAP on volumes with known lesions")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--boxes", help="box list, when --data has no label column")
+    e.add_argument("--min-size", type=float, default=0.0, help="ignore lesions smaller than this (mm)")
+    e.add_argument("--hit-iou", type=float, default=0.1, help="3D IoU at which a detection hits a lesion (FROC)")
+    e.add_argument("--out", help="write the detections here (.json or .csv)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(run=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    train = read_cases(args.data, args.boxes)
+    val = read_cases(args.val, args.val_boxes) if args.val else []
+    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                         schedule=args.schedule, grad_clip=args.grad_clip, device=args.device, seed=args.seed,
+                         val_every=args.val_every, monitor="cpm" if val else "loss", mode="max" if val else "min",
+                         patience=args.patience)
+    bar = ProgressBar(1, "detect train")
+
+    def on_event(e: Event) -> None:
+        bar.total = max(e.steps, 1)
+        if e.kind == "step":
+            bar.update(e.step, f"epoch {e.epoch} loss {e.loss:.4f}")
+
+    result, card = train_detector(train, val, config, args.out, architecture=args.architecture,
+                                  spacing=tuple(args.spacing), size=args.size, normalisation=args.normalisation,
+                                  negative_ratio=args.negative_ratio, augment=not args.no_augment,
+                                  weights=args.weights, min_size_mm=args.min_size, resume=args.resume,
+                                  on_event=on_event)
+    bar.close()
+    summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
+               "losses": [round(h["loss"], 5) for h in result.history], "seconds": round(result.seconds, 1),
+               "slices": card["data"]["train_slices"], "size": card["size"]}
+    print(json.dumps(summary) if args.json else f"trained {args.architecture}: best {result.best} -> {args.out}")
+    return 0
+
+
+def _detect_all(model, card: dict, images: list[tuple[str, Volume]], label: str) -> dict:
+    bar = ProgressBar(len(images), label)
+    found = {}
+    for n, (name, image) in enumerate(images, start=1):
+        found[name] = detect_volume(model, card, image)
+        bar.update(n)
+    bar.close()
+    return found
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    if not str(args.out).lower().endswith((".json", ".csv")):
+        raise InputError(f"--out {args.out} must end in .json or .csv.")
+    model, card = load_detector(args.model, args.device)
+    images = [(p, Volume.read(p)) for p in args.images]
+    found = _detect_all(model, card, images, "detect")
+    found = {k: (b[s >= args.min_score], s[s >= args.min_score]) for k, (b, s) in found.items()}
+    write_boxes(args.out, {Path(k).name: v for k, v in found.items()})
+    summary = {Path(k).name: len(s) for k, (_, s) in found.items()}
+    print(json.dumps({"out": str(args.out), "boxes": summary}) if args.json else f"{summary} boxes -> {args.out}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model, card = load_detector(args.model, args.device)
+    cases = read_cases(args.data, args.boxes)
+    found = _detect_all(model, card, [(c.name, c.image) for c in cases], "evaluate")
+    truths = [truth_boxes(c) for c in cases]
+    ignore = smaller_than(truths, args.min_size)
+    metrics = detection_metrics([found[c.name] for c in cases], truths, args.hit_iou, ignore)
+    if args.out:
+        write_boxes(args.out, found)
+    print(json.dumps(metrics) if args.json else "\n".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
+    return 0

@@ -1,0 +1,47 @@
+"""Detect lesions in a volume: the model on every tissue slice (2.5D stacks), slice boxes merged into
+3D boxes in LPS mm."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..device import choose_device
+from ..train import load_model_file, load_weights
+from ..volume import Volume
+from .merge import merge_slices
+from .model import build_detector
+from .slices import foreground_slices, stack, volume_slices
+
+TASK = "detect"
+
+
+def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """(detector in eval mode, model card); a model of another task gives a ModelError."""
+    device = choose_device(device)
+    payload = load_model_file(path, task=TASK, map_location=device)
+    card = payload["card"]
+    model = build_detector(card["architecture"], card["arguments"])
+    load_weights(model, payload["model"], path)
+    return model.to(device).eval(), card
+
+
+@torch.no_grad()
+def detect_volume(model: torch.nn.Module, card: dict, image: Volume, batch_size: int = 4,
+                  prepared: tuple[np.ndarray, Volume] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes (n, 6) LPS mm, scores (n,)), best first; `prepared` reuses volume_slices' output."""
+    array, grid = prepared if prepared is not None else volume_slices(image, card)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    ks = foreground_slices(array)
+    per_slice = {}
+    for start in range(0, len(ks), batch_size):
+        batch = ks[start:start + batch_size]
+        out = model([torch.as_tensor(stack(array, k), device=device) for k in batch])
+        for k, det in zip(batch, out):
+            if len(det["boxes"]):
+                per_slice[int(k)] = (det["boxes"].cpu().numpy(), det["scores"].cpu().numpy())
+    model.train(was_training)
+    return merge_slices(per_slice, grid)

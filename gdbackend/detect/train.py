@@ -1,0 +1,115 @@
+"""Train a Faster R-CNN on 2.5D slices of volumes with known lesions, with the shared engine."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import InputError
+from ..segment.preprocess import normaliser
+from ..train import Event, TrainConfig, TrainResult, fit
+from .boxes import image_box
+from .data import DetectionCase, checked, numbered_on, truth_boxes
+from .metrics import detection_metrics, smaller_than
+from .model import build_detector, detector_arguments
+from .predict import TASK, detect_volume
+from .slices import foreground_slices, slice_boxes, stack, volume_slices
+
+
+def default_size(cases: list[DetectionCase], spacing: tuple[float, ...]) -> int:
+    """The in-plane slice size that covers every training volume, rounded up to a multiple of 32."""
+    widest = max(float(np.max((image_box(c.image)[3:5] - image_box(c.image)[:2]) / np.asarray(spacing[:2])))
+                 for c in cases)
+    return int(np.ceil(widest / 32) * 32)
+
+
+class SliceDataset(Dataset):
+    """2.5D stacks with their lesion boxes: every slice that cuts a lesion plus `negative_ratio` times as
+    many lesion-free tissue slices, flipped at random (seeded per epoch through `set_epoch`)."""
+
+    def __init__(self, stacks: list[np.ndarray], boxes: list[np.ndarray], augment: bool, seed: int | None):
+        self.stacks, self.boxes, self.augment, self.seed = stacks, boxes, augment, seed or 0
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.flips = np.random.default_rng([self.seed, epoch]).random((len(self.stacks), 2)) < 0.5
+
+    def __len__(self) -> int:
+        return len(self.stacks)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict]:
+        x, b = torch.as_tensor(self.stacks[i]), torch.as_tensor(self.boxes[i]).clone()
+        h, w = x.shape[1:]
+        if self.augment and self.flips[i, 0]:
+            x, b[:, [0, 2]] = x.flip(2), w - b[:, [2, 0]]
+        if self.augment and self.flips[i, 1]:
+            x, b[:, [1, 3]] = x.flip(1), h - b[:, [3, 1]]
+        return x, {"boxes": b, "labels": torch.ones(len(b), dtype=torch.int64)}
+
+
+def training_slices(cases: list[DetectionCase], card: dict, negative_ratio: float,
+                    rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    stacks, boxes = [], []
+    for case in cases:
+        array, grid = volume_slices(case.image, card)
+        numbered = numbered_on(case, grid)
+        positive = np.flatnonzero(numbered.reshape(len(numbered), -1).any(1))
+        empty = np.setdiff1d(foreground_slices(array), positive)
+        n_neg = min(len(empty), int(round(negative_ratio * max(len(positive), 1))))
+        for k in [*positive, *rng.choice(empty, n_neg, replace=False)]:
+            stacks.append(stack(array, int(k)))
+            boxes.append(slice_boxes(numbered, int(k)))
+    return stacks, boxes
+
+
+def collate(batch: list) -> tuple[list, list]:
+    return [x for x, _ in batch], [t for _, t in batch]
+
+
+def train_detector(train: list[DetectionCase], val: list[DetectionCase], config: TrainConfig,
+                   out: str | Path | None = None, *, architecture: str = "resnet50_fpn",
+                   spacing: tuple[float, float, float] = (1.0, 1.0, 2.0), size: int | None = None,
+                   normalisation: str = "percentile", negative_ratio: float = 0.5, augment: bool = True,
+                   weights: str | Path | None = None, min_size_mm: float = 0.0, resume: str | Path | None = None,
+                   on_event: Callable[[Event], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> tuple[TrainResult, dict]:
+    """Train and return (engine result, model card); validation reports FROC and mAP on `val` volumes,
+    counting lesions smaller than `min_size_mm` neither as targets nor as false positives."""
+    if not train:
+        raise InputError("No training volumes: give at least one volume with lesions.")
+    train, val = [checked(c) for c in train], [checked(c) for c in val]
+    if not any(len(truth_boxes(c)) for c in train):
+        raise InputError("The training volumes hold no lesion: give label maps or boxes with at least one lesion.")
+    if len(spacing) != 3 or min(spacing) <= 0:
+        raise InputError(f"The model spacing needs 3 positive values (x, y, slice), got {tuple(spacing)}.")
+    normaliser(normalisation)
+    size = size or default_size(train, spacing)
+    if size < 64 or size % 32:
+        raise InputError(f"The slice size must be a multiple of 32 and at least 64 pixels, got {size}.")
+    arguments = detector_arguments(architecture, size)
+    model = build_detector(architecture, arguments, weights)
+    card = {"task": TASK, "architecture": architecture, "arguments": arguments, "in_channels": 3,
+            "channels": ["slice k-1", "slice k", "slice k+1"], "spacing": list(spacing), "size": size,
+            "normalisation": normalisation, "classes": ["lesion"]}
+    stacks, boxes = training_slices(train, card, negative_ratio, np.random.default_rng(config.seed))
+    val_truth = [truth_boxes(c) for c in val]
+    ignore = smaller_than(val_truth, min_size_mm)
+    val_slices = [volume_slices(c.image, card) for c in val]
+    card["data"] = {"train_volumes": [c.name for c in train], "val_volumes": [c.name for c in val],
+                    "train_slices": len(stacks), "lesion_slices": int(sum(len(b) > 0 for b in boxes)),
+                    "min_size_mm": min_size_mm}
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[list, list]) -> torch.Tensor:
+        return sum(net(*batch).values())
+
+    def validate(net: torch.nn.Module) -> dict[str, float]:
+        predictions = [detect_volume(net, card, c.image, prepared=s) for c, s in zip(val, val_slices)]
+        return detection_metrics(predictions, val_truth, ignore=ignore)
+
+    dataset = SliceDataset(stacks, boxes, augment, config.seed)
+    result = fit(model, loss_fn, dataset, config, card=card, validate=validate if val else None, collate=collate,
+                 out=out, resume=resume, on_event=on_event, cancel=cancel)
+    return result, card
