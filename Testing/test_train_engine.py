@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_fixtures import CARD, BrainSlices, bce, ddp_config, dice, tiny_net
 
-from train_fixtures import CARD, BrainSlices, bce, ddp_config, dice, tiny_net  # noqa: E402
-
-from gdbackend.errors import Cancelled, InputError, ModelError  # noqa: E402
-from gdbackend.train import OPTIMIZERS, TrainConfig, fit, last_path, load_model_file, load_weights  # noqa: E402
-
-torch.set_num_threads(1)
+from gdbackend.errors import Cancelled, InputError, ModelError
+from gdbackend.train import TrainConfig, fit, last_path, load_model_file, load_weights
 
 
 @pytest.fixture(scope="module")

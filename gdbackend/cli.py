@@ -11,6 +11,7 @@ from .errors import GDError
 
 COMMANDS = (
     "gdbackend.register.cli",
+    "gdbackend.segment.cli",
     "gdbackend.demo",
 )
 

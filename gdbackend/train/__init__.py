@@ -19,6 +19,7 @@ cancellation, DistributedDataParallel under `torchrun`)::
                  card=card, validate=validate, collate=None, out="model.pt",   # also writes model.last.pt
                  resume=None, on_event=print, cancel=stop_flag.is_set)
 
+    save_checkpoint("m.pt", model.state_dict(), card)       # a model file without training state
     payload = load_model_file("model.pt", task="classify")   # ModelError for another task's model
     model = build_from(payload["card"]); load_weights(model, payload["model"], "model.pt")
 
@@ -29,10 +30,10 @@ validation record), `history`, `epochs_trained`, `train_config` and `torch_versi
 Optimisers: `gd` (full batch: one step per epoch, accumulated over micro-batches of `batch_size`),
 `sgd` (batch size 1), `minibatch` (SGD with momentum / Nesterov), `adam`, `adamw`.
 """
-from .checkpoint import load as load_model_file, load_weights, plain
+from .checkpoint import load as load_model_file, load_weights, plain, save as save_checkpoint
 from .engine import TrainConfig, TrainResult, fit, last_path, to_device
 from .events import Event
 from .optim import OPTIMIZERS, SCHEDULES
 
 __all__ = ["Event", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "TrainResult", "fit", "last_path",
-           "load_model_file", "load_weights", "plain", "to_device"]
+           "load_model_file", "load_weights", "plain", "save_checkpoint", "to_device"]

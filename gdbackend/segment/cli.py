@@ -1,0 +1,167 @@
+"""`gd segment train|predict|evaluate`: U-Net segmentation from the command line, on files."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from ..device import DEVICES
+from ..errors import InputError
+from ..progress import ProgressBar
+from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig, last_path
+from ..volume import Volume
+from .data import IMAGE_SUFFIXES, check_case, load_cases, split
+from .inference import load_model, predict
+from .labels import parse_labels
+from .losses import LOSSES
+from .metrics import evaluate, write_csv
+from .networks import DEFAULTS
+from .train import train_segmentation
+
+
+def _sizes(text: str | None, kind=float) -> tuple | None:
+    """"2" or "2,2,3" -> (2.0,) or (2.0, 2.0, 3.0); the caller repeats one value over the image's axes."""
+    if not text:
+        return None
+    try:
+        values = tuple(kind(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"Cannot read {text!r} as comma-separated numbers, e.g. 96 or 96,96,64.") from None
+    if any(v <= 0 for v in values):
+        raise InputError(f"Sizes must be positive, got {text!r}.")
+    return values
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("segment", help="U-Net segmentation: train, predict, evaluate")
+    actions = p.add_subparsers(dest="action", required=True)
+
+    t = actions.add_parser("train", help="train a segmentation model on image/label pairs")
+    t.add_argument("--data", required=True, help="folder with images/ and labels/, or a CSV with columns image,label")
+    t.add_argument("--labels", required=True, help='label values and names, e.g. "1:brain,2:tumour[:#RRGGBB]"')
+    t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to MODEL.last.pt")
+    t.add_argument("--network", default="unet", choices=sorted(DEFAULTS))
+    t.add_argument("--patch", help="patch size in voxels, one value or one per axis (default 96, 2D: 256)")
+    t.add_argument("--spacing", help="model voxel spacing in mm, one value or one per axis (default: median)")
+    t.add_argument("--normalisation", default="percentile", help="percentile | zscore | ct:LOW,HIGH")
+    t.add_argument("--loss", default="dicece", choices=LOSSES)
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--samples-per-case", type=int, default=4, help="random patches per case and epoch")
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--batch-size", type=int, default=2)
+    t.add_argument("--val-fraction", type=float, default=0.2, help="share of cases kept for validation (0: none)")
+    t.add_argument("--patience", type=int, help="validations without improvement before stopping early")
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--device", default="auto", choices=DEVICES)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from MODEL.last.pt")
+    t.add_argument("--json", action="store_true", help="print one JSON summary line")
+    t.set_defaults(run=run_train)
+
+    pr = actions.add_parser("predict", help="segment images with a trained model")
+    pr.add_argument("images", nargs="+", help="image files (one per case)")
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--out", required=True, help="folder for the label maps (NAME.nii.gz)")
+    _inference_options(pr)
+    pr.set_defaults(run=run_predict)
+
+    ev = actions.add_parser("evaluate", help="segment labelled cases and report Dice, IoU and HD95")
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--data", required=True, help="folder with images/ and labels/, or a CSV with columns image,label")
+    ev.add_argument("--csv", help="write one row of metrics per case (and a mean row) here")
+    _inference_options(ev)
+    ev.set_defaults(run=run_evaluate)
+
+
+def _inference_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flips", action="store_true", help="average with the left-right flipped prediction")
+    p.add_argument("--largest-component", action="store_true", help="keep each label's largest connected part")
+    p.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap (0-1)")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--json", action="store_true", help="print one JSON summary line")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    labels = parse_labels(args.labels)
+    cases = load_cases(args.data)
+    train_cases, val_cases = split(cases, args.val_fraction, args.seed)
+    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                         weight_decay=args.weight_decay, schedule=args.schedule, device=args.device, seed=args.seed,
+                         monitor="dice" if val_cases else "loss", mode="max" if val_cases else "min",
+                         patience=args.patience)
+    bar = ProgressBar(1, "segment train")
+
+    def on_event(e: Event) -> None:
+        bar.total = max(e.steps, 1)
+        dice = e.metrics.get("dice")
+        bar.update(e.step, f"epoch {e.epoch}/{e.epochs} loss {e.loss or 0:.4f}" + (f" dice {dice:.3f}" if dice else ""))
+
+    resume = last_path(args.out) if args.resume else None
+    result, card = train_segmentation(
+        train_cases, val_cases, labels, config, args.out, network=args.network, patch=_sizes(args.patch, int),
+        spacing=_sizes(args.spacing), normalisation=args.normalisation, loss=args.loss,
+        samples_per_case=args.samples_per_case, augment=not args.no_augment, resume=resume, on_event=on_event)
+    bar.close()
+    summary = {"model": str(args.out), "epochs": len(result.history), "train_cases": len(train_cases),
+               "val_cases": len(val_cases), "final_loss": result.history[-1]["loss"],
+               "best": result.best, "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1)}
+    print(json.dumps(summary) if args.json else
+          f"trained {summary['epochs']} epochs in {summary['seconds']} s, loss {summary['final_loss']:.4f}"
+          f"{', best validation dice %.4f' % result.best['dice'] if 'dice' in result.best else ''} -> {args.out}")
+    return 0
+
+
+def _case_name(path: Path) -> str:
+    suffix = next((s for s in IMAGE_SUFFIXES if path.name.lower().endswith(s)), path.suffix)
+    return path.name[: len(path.name) - len(suffix)] if suffix else path.name
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.images]
+    out = Path(args.out)
+    model, card = load_model(args.model, args.device)
+    images = [Volume.read(p) for p in paths]   # every file is read (and refused) before any work
+    out.mkdir(parents=True, exist_ok=True)
+    bar = ProgressBar(len(paths), "segment predict")
+    written = []
+    for k, (path, image) in enumerate(zip(paths, images)):
+        label = predict(model, card, image, args.flips, args.largest_component, args.overlap)
+        written.append(str(label.write(out / f"{_case_name(path)}.nii.gz")))
+        bar.update(k + 1, path.name)
+    bar.close()
+    print(json.dumps({"model": str(args.model), "outputs": written}) if args.json else
+          f"wrote {len(written)} label map(s) to {out}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model, card = load_model(args.model, args.device)
+    cases = load_cases(args.data)
+    for case in cases:   # every case is checked before the model runs
+        check_case(case, card["labels"])
+    bar = ProgressBar(len(cases), "segment evaluate")
+    rows = []
+    for k, case in enumerate(cases):
+        label = predict(model, card, case.image, args.flips, args.largest_component, args.overlap)
+        rows.append({"case": case.name, **evaluate(label, case.label, card["labels"])})
+        bar.update(k + 1, case.name)
+    bar.close()
+    metrics = [m for m in rows[0] if m != "case"]
+    mean = {m: _nanmean([r[m] for r in rows]) for m in metrics}
+    if args.csv:
+        write_csv([*rows, {"case": "mean", **mean}], args.csv)
+    if args.json:
+        print(json.dumps({"model": str(args.model), "cases": len(rows), "mean": mean, "per_case": rows}))
+    else:
+        for r in [*rows, {"case": "mean", **mean}]:
+            print(f"{r['case']}: dice {r['dice']:.4f}  iou {r['iou']:.4f}  hd95 {r['hd95']:.2f} mm")
+    return 0
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else float("nan")

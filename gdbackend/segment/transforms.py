@@ -1,0 +1,84 @@
+"""Training samples: label-balanced random patches of cached model-space cases, with MONAI augmentation
+(affine rotation/scaling, left-right flips, bias field, contrast, intensity scale/shift, noise).
+
+Each sample is augmented with a random state drawn from (seed, epoch, index), so a sample is the same
+whatever process or resume produced it: DDP and `--resume` repeat a single-process run exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from monai.transforms import (ClassesToIndices, Compose, RandAdjustContrastd, RandAffined, RandBiasFieldd,
+                              RandCropByLabelClassesd, RandFlipd, RandGaussianNoised, RandScaleIntensityd,
+                              RandShiftIntensityd)
+from torch.utils.data import Dataset
+
+AUGMENT_MARGIN = 1.25  # crop this much larger, so that rotated/scaled patches have no empty corners
+
+
+def class_map(label: np.ndarray, values: list[int]) -> np.ndarray:
+    """Label values -> class indices 1..K in the order of the label list (0 stays background)."""
+    out = np.zeros(label.shape, np.uint8)
+    for k, v in enumerate(values, start=1):
+        out[label == v] = k
+    return out
+
+
+def augmentation(patch: tuple[int, ...], n_classes: int, augment: bool) -> Compose:
+    d = len(patch)
+    crop = tuple(math.ceil(p * AUGMENT_MARGIN) for p in patch) if augment else tuple(patch)
+    keys = ("image", "label")
+    steps = [RandCropByLabelClassesd(keys, "label", crop, num_classes=n_classes, num_samples=1,
+                                     indices_key="indices")]
+    if augment:
+        steps += [
+            RandAffined(keys, spatial_size=patch, prob=0.8, rotate_range=[0.26] * (3 if d == 3 else 1),
+                        scale_range=[0.15] * d, mode=("bilinear", "nearest"), padding_mode="zeros"),
+            RandFlipd(keys, prob=0.5, spatial_axis=d - 1),  # left-right: the last (x) axis of a KJI array
+            RandBiasFieldd("image", prob=0.4, coeff_range=(0.0, 0.3)),
+            RandAdjustContrastd("image", prob=0.4, gamma=(0.6, 1.6)),
+            RandScaleIntensityd("image", factors=0.2, prob=0.5),
+            RandShiftIntensityd("image", offsets=0.1, prob=0.5),
+            RandGaussianNoised("image", prob=0.3, std=0.03),
+        ]
+    return Compose(steps)
+
+
+def surround(array: np.ndarray, crop: tuple[int, ...]) -> np.ndarray:
+    """Pad (C, ...) by half a crop of background on every side (at least to the crop size): scans at
+    inference often hold far more empty space around the head than a tightly cropped training image, and
+    a network that never saw empty patches fills them with foreground."""
+    pad = [(0, 0)] + [(c // 2 + max(c - n, 0) // 2, c // 2 + max(c - n, 0) - max(c - n, 0) // 2)
+                      for c, n in zip(crop, array.shape[1:])]
+    return np.pad(array, pad, constant_values=array.min())
+
+
+class PatchDataset(Dataset):
+    """`samples_per_case` patches per case and epoch from cached (image (C,...), class map) arrays."""
+
+    def __init__(self, cases: list[tuple[np.ndarray, np.ndarray]], patch: tuple[int, ...], n_classes: int,
+                 samples_per_case: int = 4, augment: bool = True, seed: int | None = 0) -> None:
+        crop = tuple(math.ceil(p * AUGMENT_MARGIN) for p in patch) if augment else tuple(patch)
+        indices = ClassesToIndices(num_classes=n_classes)
+        self.cases = []
+        for image, classes in cases:  # pad once and index the classes once: the cache
+            image, classes = surround(image, crop), surround(classes[None], crop)
+            self.cases.append({"image": image.astype(np.float32), "label": classes.astype(np.float32),
+                               "indices": indices(classes)})
+        self.transform = augmentation(tuple(patch), n_classes, augment)
+        self.samples_per_case, self.seed, self.epoch = samples_per_case, seed or 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.cases) * self.samples_per_case
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.RandomState(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1))
+        self.transform.set_random_state(state=rng)
+        out = self.transform(dict(self.cases[i % len(self.cases)]))[0]
+        return {"image": torch.as_tensor(np.asarray(out["image"]), dtype=torch.float32),
+                "label": torch.as_tensor(np.asarray(out["label"]), dtype=torch.float32)}
