@@ -81,6 +81,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self.runners = {}
+        self.buttons = {}
 
     def setup(self) -> None:
         from GDImagingLib.running import JobController
@@ -90,13 +91,15 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = GDSegmentLogic()
+        self.buttons = {"segment": self.ui.segmentButton, "train": self.ui.trainButton,
+                        "classify": self.ui.classifyButton, "detect": self.ui.detectButton}
         for name, text, done, chart in [("segment", _("Segment"), self.onSegmentDone, None),
                                         ("train", _("Train"), self.onTrainDone, _("Training loss")),
                                         ("classify", _("Classify"), self.onClassifyDone, None),
                                         ("detect", _("Detect"), self.onDetectDone, None)]:
-            button = getattr(self.ui, f"{name}Button")
-            self.runners[name] = JobController(button, self.ui.progressBar, self.ui.statusLabel, done, text, chart)
-            button.connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
+            self.runners[name] = JobController(self.buttons[name], self.ui.progressBar, self.ui.statusLabel, done,
+                                               text, chart)
+            self.buttons[name].connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.initializeParameterNode()
@@ -151,7 +154,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                  "detect": bool(p and p.detectVolume and _given(p.detectModel))}
         busy = any(r.running for r in self.runners.values())
         for name, runner in self.runners.items():
-            getattr(self.ui, f"{name}Button").enabled = runner.running or (ready[name] and not busy)
+            self.buttons[name].enabled = runner.running or (ready[name] and not busy)
 
     def onButton(self, name: str) -> None:
         runner = self.runners[name]

@@ -33,8 +33,14 @@ class _Application:
 def _qt_module() -> types.ModuleType:
     from PySide6 import QtCore, QtGui, QtWidgets
     qt = types.ModuleType("qt")
-    for source in (QtCore, QtGui, QtWidgets):
-        qt.__dict__.update({k: v for k, v in vars(source).items() if k.startswith("Q")})
+
+    def __getattr__(name: str):  # PySide6 loads its classes lazily: look them up on use
+        for source in (QtCore, QtGui, QtWidgets):
+            if name.startswith("Q") and hasattr(source, name):
+                return getattr(source, name)
+        raise AttributeError(f"module 'qt' has no attribute {name!r}")
+
+    qt.__getattr__ = __getattr__
     return qt
 
 

@@ -255,6 +255,7 @@ def plot(narray, xColumnIndex=-1, columnNames=None, title=None, show=True, nodes
             series.SetYColumnName(names[i])
             series.SetPlotType(series.PlotTypeScatter if xColumnIndex >= 0 else series.PlotTypeLine)
             nodes["chart"].AddAndObservePlotSeriesNodeID(series.GetID())
+            nodes["series"].append(series)
     if title:
         nodes["chart"].SetTitle(title)
     return nodes["chart"]

@@ -1,0 +1,88 @@
+"""A panel running a real background job with real Qt widgets (the GDRegister .ui): Apply becomes Cancel,
+a timer polls the job while the event loop stays free, progress and the loss chart update live, the result
+lands in the scene on the main thread; cancel leaves nothing in the scene or on disk."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from gdbackend.sample_data import itk_example
+from gdbackend.volume import Volume
+from slicer_double import uipreview
+from slicer_double.modules import ROOT, load
+
+GDRegister = load("GDRegister")
+import slicer  # noqa: E402
+from GDImagingLib import nodes  # noqa: E402
+from GDImagingLib.jobs import startJob  # noqa: E402
+from GDImagingLib.running import JobController  # noqa: E402
+
+
+def panel():
+    """The real .ui widgets, a fixed/moving pair of real slices, and a controller applying results."""
+    load("GDRegister")
+    ui = uipreview.load(ROOT / "GDRegister/Resources/UI/GDRegister.ui")
+    fixed = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBorder20.png")), "fixed")
+    moving = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceShifted13x17y.png")), "moving")
+    logic = GDRegister.GDRegisterLogic()
+    done = []
+
+    def on_done(result):
+        done.append(logic.applyResult(result, fixed, moving))
+
+    from PySide6.QtWidgets import QWidget
+    widgets = {w: ui.findChild(QWidget, w) for w in ("applyButton", "progressBar", "statusLabel")}
+    runner = JobController(widgets["applyButton"], widgets["progressBar"], widgets["statusLabel"], on_done,
+                           "Apply", chartTitle="Registration loss")
+    return ui, widgets, runner, logic, fixed, moving, done
+
+
+def spin(runner, seconds: float, until=None) -> list[float]:
+    """Run the Qt event loop (as Slicer's would) until the job ends or `until()`; returns loop-turn gaps."""
+    from PySide6.QtWidgets import QApplication
+    gaps, last, end = [], time.perf_counter(), time.perf_counter() + seconds
+    while runner.running and time.perf_counter() < end and not (until and until()):
+        QApplication.processEvents()
+        time.sleep(0.01)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    return gaps
+
+
+def test_apply_runs_in_the_background_with_live_progress_and_places_the_result():
+    ui, w, runner, logic, fixed, moving, done = panel()
+    spec = logic.prepareJob(fixed, moving, transform="translation", levels=2, iterations=300, device="cpu")
+    runner.start(startJob(spec))
+    assert w["applyButton"].text() == "Cancel" and w["progressBar"].isVisibleTo(ui)
+    values = []
+    gaps = spin(runner, 60, until=lambda: values.append(w["progressBar"].value()) and False)
+    assert not runner.running and done, w["statusLabel"].text()
+    assert max(gaps) < 0.5, "the event loop was blocked: the window would freeze"
+    assert w["applyButton"].text() == "Apply" and not w["progressBar"].isVisibleTo(ui)
+    assert w["statusLabel"].text().startswith("Done in")
+    assert any(0 < v < 100 for v in values)
+    chart = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode")
+    series = chart.GetNthPlotSeriesNode(0)
+    table = series.GetTableNode()
+    assert chart.GetTitle() == "Registration loss" and table.GetNumberOfRows() >= 2
+    assert series.GetXColumnName() == "iteration" and series.GetYColumnName() == "loss"
+    assert moving.GetTransformNodeID() == done[0].GetID()
+
+
+def test_cancel_stops_the_job_and_leaves_nothing_behind():
+    ui, w, runner, logic, fixed, moving, done = panel()
+    spec = logic.prepareJob(fixed, moving, transform="affine", levels=1, iterations=10 ** 6, device="cpu",
+                            tolerance=0)
+    nodes_before = slicer.mrmlScene.GetNumberOfNodes()
+    runner.start(startJob(spec))
+    spin(runner, 60, until=lambda: slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None)
+    assert runner.running and slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None
+    start = time.perf_counter()
+    runner.cancel()
+    assert time.perf_counter() - start < 1.0
+    assert not runner.running and not done
+    assert w["applyButton"].text() == "Apply" and "Cancelled" in w["statusLabel"].text()
+    assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before  # the live chart is gone too
+    assert moving.GetTransformNodeID() is None
+    assert sorted(p.name for p in Path(spec).parent.iterdir()) == ["fixed.nii.gz", "moving.nii.gz", "spec.json"]
