@@ -35,6 +35,7 @@ KINDS: dict[str, JobKind] = {
     "segment.train": JobKind("gdbackend.jobs.segment:train", (), ("image", "label"), ("model",)),
     "segment.predict": JobKind("gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",)),
     "classify.predict": JobKind("gdbackend.jobs.classify:predict", ("image", "model"), (), ("probabilities",)),
+    "detect.predict": JobKind("gdbackend.jobs.detect:predict", ("image", "model"), (), ("boxes",)),
 }
 
 
