@@ -12,6 +12,8 @@ from .errors import GDError
 COMMANDS = (
     "gdbackend.register.cli",
     "gdbackend.segment.cli",
+    "gdbackend.classify.cli",
+    "gdbackend.detect.cli",
     "gdbackend.demo",
 )
 

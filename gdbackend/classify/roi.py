@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_intensities, check_mask
-from ..detect.boxes import check_boxes, image_box, mask_box
+from ..checks import check_mask
+from ..detect.boxes import centred_grid, check_boxes, image_box, mask_box
+from ..detect.slices import normalised
 from ..errors import InputError
-from ..segment.preprocess import normaliser
 from ..volume import Volume
-
-
-def centred_grid(center: np.ndarray, size: tuple[int, ...], spacing: np.ndarray) -> Volume:
-    """An empty LPS-aligned grid of `size` voxels (x, y[, z]) at `spacing` whose centre is `center`."""
-    size, spacing = np.asarray(size), np.asarray(spacing, float)
-    origin = np.asarray(center, float) - spacing * (size - 1) / 2
-    return Volume(np.zeros(size[::-1], np.uint8), tuple(spacing), tuple(origin))
 
 
 def roi_box(image: Volume, box: np.ndarray | None = None, mask: Volume | None = None,
@@ -29,13 +22,6 @@ def roi_box(image: Volume, box: np.ndarray | None = None, mask: Volume | None = 
         b = mask_box(image, check_mask(mask, image, "region-of-interest mask"))
         return b + np.concatenate([-np.full(image.ndim, margin), np.full(image.ndim, margin)])
     return image_box(image)
-
-
-def normalised(image: Volume, normalisation: str) -> Volume:
-    """The whole image normalised once, so that a region keeps its intensity relative to the whole scan."""
-    check_intensities(image)
-    array = np.asarray(normaliser(normalisation)(image.array.astype(np.float32)[None]))[0]
-    return image.with_array(array.astype(np.float32))
 
 
 def roi_input(image: Volume, card: dict, box: np.ndarray | None = None, mask: Volume | None = None,

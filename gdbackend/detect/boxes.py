@@ -47,6 +47,13 @@ def label_boxes(label: Volume) -> np.ndarray:
     return np.array(boxes, float).reshape(-1, 2 * label.ndim)
 
 
+def centred_grid(center: np.ndarray, size: tuple[int, ...], spacing: np.ndarray) -> Volume:
+    """An empty LPS-aligned grid of `size` voxels (x, y[, z]) at `spacing` whose centre is `center`."""
+    size, spacing = np.asarray(size), np.asarray(spacing, float)
+    origin = np.asarray(center, float) - spacing * (size - 1) / 2
+    return Volume(np.zeros(size[::-1], np.uint8), tuple(spacing), tuple(origin))
+
+
 def image_box(volume: Volume) -> np.ndarray:
     """The physical box the whole image covers."""
     return index_box(volume, np.zeros(volume.ndim), np.array(volume.size, float) - 1)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..classify.roi import centred_grid, normalised
+from ..checks import check_intensities
 from ..errors import InputError
 from ..volume import Volume
-from .boxes import image_box
+from ..segment.preprocess import normaliser
+from .boxes import centred_grid, image_box
+
+
+def normalised(image: Volume, normalisation: str) -> Volume:
+    """The whole image normalised once, so that a region keeps its intensity relative to the whole scan."""
+    check_intensities(image)
+    array = np.asarray(normaliser(normalisation)(image.array.astype(np.float32)[None]))[0]
+    return image.with_array(array.astype(np.float32))
 
 
 def slice_grid(volume: Volume, spacing: tuple[float, ...], size: int) -> Volume:
