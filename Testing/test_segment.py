@@ -42,35 +42,28 @@ def itk_t1() -> Case:
 
 
 @pytest.fixture(scope="module")
-def brain_model(tmp_path_factory, colin, itk_t1):
-    """A short brain-extraction training run through the CLI (the full run is Testing/benchmarks)."""
+def brain_model(tmp_path_factory):
+    """A short brain-extraction run through `gd segment train` and `evaluate` (the full run: benchmarks)."""
     root = tmp_path_factory.mktemp("brain")
-    sample.write_folder([colin], root / "train")
-    sample.write_folder([itk_t1], root / "test")
-    model = root / "brain.pt"
-    summary = gd("segment", "train", "--data", root / "train", "--labels", BRAIN, "--out", model, "--epochs", 80,
-                 "--patch", 64, "--spacing", 2, "--samples-per-case", 4, "--val-fraction", 0, "--device", "cpu")
-    return root, model, summary
+    return root, sample.brain_extraction(root, epochs=80, samples_per_case=4)
 
 
 def test_short_brain_extraction_learns_and_generalises_to_another_person(brain_model, itk_t1):
-    root, model, summary = brain_model
-    history = load_model_file(model.with_name("brain.last.pt"), task="segment")["card"]["history"]
-    losses = [h["loss"] for h in history]
-    assert summary["epochs"] == 80 and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
-    result = gd("segment", "evaluate", "--model", model, "--data", root / "test", "--csv", root / "scores.csv",
-                "--largest-component", "--device", "cpu")
-    dice = result["mean"]["dice"]
+    root, run = brain_model
+    losses = [h["loss"] for h in run["history"]]
+    assert run["train"]["epochs"] == 80 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5]), losses
+    dice = run["test"]["dice"]
+    print("short brain extraction:", run["test"])
     chance = 2 * (itk_t1.label.array > 0).mean() / (1 + (itk_t1.label.array > 0).mean())  # "all brain"
-    print("short brain extraction:", result["mean"])
-    assert dice > max(0.8, 3 * chance), result
-    assert 0 < result["mean"]["hd95"] < 30 and result["mean"]["iou"] == pytest.approx(dice / (2 - dice), abs=1e-4)
+    assert dice > max(0.8, 3 * chance), run["test"]
+    assert 0 < run["test"]["hd95"] < 30 and run["test"]["iou"] == pytest.approx(dice / (2 - dice), abs=1e-4)
     rows = list(csv.DictReader(open(root / "scores.csv")))
     assert [r["case"] for r in rows] == ["itk_t1", "mean"] and float(rows[0]["dice_brain"]) == pytest.approx(dice)
 
 
 def test_predict_writes_label_maps_on_the_input_grid(brain_model, itk_t1, tmp_path):
-    root, model, _ = brain_model
+    root, run = brain_model
+    model = run["model"]
     out = gd("segment", "predict", "--model", model, root / "test" / "images" / "itk_t1.nii.gz",
              "--out", tmp_path, "--device", "cpu")
     label = Volume.read(out["outputs"][0])
@@ -111,6 +104,10 @@ def test_2d_unet_trains_and_predicts_on_axial_slices(colin):
     result, card = train_segmentation([axial(70), axial(90)], [axial(80)], parse_labels(BRAIN), config,
                                       spacing=(2.0,), patch=(64,), samples_per_case=4)
     assert card["spatial_dims"] == 2 and result.best["dice"] > 0.5 and len(result.history) == 12
+    again, _ = train_segmentation([axial(70), axial(90)], [axial(80)], parse_labels(BRAIN), config,
+                                  spacing=(2.0,), patch=(64,), samples_per_case=4)
+    for a, b in zip(result.model.parameters(), again.model.parameters()):   # same seed, same model on a CPU
+        assert torch.equal(a, b)
     label = predict(result.model.eval(), card, axial(80).image)
     assert label.array.shape == (217, 181) and label.array.max() == 1
 
@@ -183,7 +180,7 @@ def test_bad_data_folders(tmp_path):
 
 
 def test_models_of_other_shapes_channels_or_tasks_are_refused(brain_model, colin, tmp_path):
-    _, model, _ = brain_model
+    model = brain_model[1]["model"]
     net, card = load_model(model)
     with pytest.raises(ModelError, match="expects 1 input channel"):
         predict(net, card, [colin.image, colin.image])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 SECTIONS = (
     "gdbackend.register.demo",
+    "gdbackend.segment.demo",
+    "gdbackend.classify.demo",
 )
 
 

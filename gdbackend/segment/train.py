@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from monai.metrics.meandice import compute_dice
 
+from ..device import seed_everything
 from ..errors import InputError
 from ..train import Event, TrainConfig, TrainResult, fit
 from .data import Case, check_case
@@ -88,6 +89,7 @@ def train_segmentation(train_cases: list[Case], val_cases: list[Case], labels: l
     _check_patch(patch, dims, network, arguments)
     normaliser(normalisation)
     criterion = build_loss(loss)
+    seed_everything(config.seed)   # the initial weights too: the same seed gives the same model on a CPU
     model = build_network(network, arguments)
 
     train_arrays = prepare(train_cases, labels, spacing, normalisation)
