@@ -188,6 +188,7 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
             node = nodes.transformNodeOfClass(outputTransform, "vtkMRMLLinearTransformNode", name)
             nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path))
         else:
+            path = nodes.displacementFieldFile3D(path, nodes.sliceZ(fixedVolume))
             loaded = slicer.util.loadTransform(str(path))  # Slicer reads ITK displacement fields as grid transforms
             if outputTransform is not None and outputTransform.GetClassName() == loaded.GetClassName():
                 outputTransform.SetAndObserveTransformFromParent(loaded.GetTransformFromParent())

@@ -117,3 +117,50 @@ def test_parameter_node_defaults_are_valid_registration_options():
     assert p.transform in GDRegister.TRANSFORMS and options["levels"] == 3
     assert p.parameterNode.GetAttribute("ModuleName") == "GDRegister"
     assert logic.getParameterNode().parameterNode is p.parameterNode  # the scene's singleton
+
+
+def test_a_deformable_result_becomes_a_grid_transform_node_that_aligns_the_volumes():
+    from GDImagingLib.jobs import runJobHere
+    load("GDRegister")
+    image = sitk.Cast(sitk.Shrink(sitk.ReadImage(str(mricron("ch2bet.nii.gz"))), [3, 3, 3]), sitk.sitkFloat32)
+    shift_lps = (4.0, -3.0, 2.0)  # moving(x) = fixed(x + shift): the answer maps fixed p to p - shift (LPS)
+    shifted = sitk.Resample(image, image, sitk.TranslationTransform(3, shift_lps), sitk.sitkLinear, 0.0)
+    fixed = nodes.addVolumeNode(Volume.from_sitk(image), "fixed")
+    moving = nodes.addVolumeNode(Volume.from_sitk(shifted), "moving")
+    logic = GDRegister.GDRegisterLogic()
+    spec = logic.prepareJob(fixed, moving, transform="bspline", levels=2, iterations=100, device="cpu")
+    result = runJobHere(spec)
+    grid = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLGridTransformNode", "mine")
+    node = logic.applyResult(result, fixed, moving, outputTransform=grid)
+    assert node is grid and moving.GetTransformNodeID() == grid.GetID()
+    assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLGridTransformNode") == 1  # the loaded copy is gone
+    k, j, i = np.mgrid[20:40:3, 25:47:3, 20:40:3]
+    ijk = np.c_[i.ravel(), j.ravel(), k.ravel()]
+    ras = (np.c_[ijk, np.ones(len(ijk))] @ matrix(fixed.GetIJKToRASMatrix).T)[:, :3]
+    moved = np.array([grid.GetTransformFromParent().TransformPoint(list(p)) for p in ras])
+    expected = ras - np.array(shift_lps) * [-1, -1, 1]
+    assert np.abs(moved - expected).mean() < 1.0  # mm, in the brain; the shift is 5.4 mm
+    target, after = sample(fixed, ras), sample(moving, ras)
+    moving.SetAndObserveTransformNodeID(None)
+    before = sample(moving, ras)
+    assert np.nanmean(np.abs(after - target)) < 0.5 * np.nanmean(np.abs(before - target))
+
+
+def test_a_deformable_result_of_single_slices_is_loaded_as_a_3d_grid():
+    from GDImagingLib.jobs import runJobHere
+    load("GDRegister")
+    fixed = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBorder20.png")), "fixed", sliceZ=7.0)
+    moving = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBSplined10.png")), "moving",
+                                 sliceZ=7.0)
+    logic = GDRegister.GDRegisterLogic()
+    result = runJobHere(logic.prepareJob(fixed, moving, transform="bspline", levels=2, iterations=100, device="cpu"))
+    node = logic.applyResult(result, fixed, moving)
+    assert node.GetClassName() == "vtkMRMLGridTransformNode"
+    j, i = np.mgrid[40:200:6, 40:200:6]
+    ras = np.c_[-i.ravel(), -j.ravel(), np.full(i.size, 7.0)]
+    moved = np.array([node.GetTransformFromParent().TransformPoint(list(p)) for p in ras])
+    assert np.allclose(moved[:, 2], 7.0) and np.abs(moved[:, :2] - ras[:, :2]).max() > 1  # in-plane warp
+    target, after = sample(fixed, ras), sample(moving, ras)
+    moving.SetAndObserveTransformNodeID(None)
+    before = sample(moving, ras)
+    assert np.nanmean(np.abs(after - target)) < 0.7 * np.nanmean(np.abs(before - target))

@@ -74,6 +74,27 @@ def linearMatrixFromFile(path: Path) -> np.ndarray:
     return m
 
 
+def displacementFieldFile3D(path: Path, sliceZ: float) -> Path:
+    """A 2D displacement-field transform file (single-slice registration) as a one-slice 3D field at RAS z
+    `sliceZ`, which Slicer loads as a grid transform; 3D files are returned as they are."""
+    import SimpleITK as sitk
+    transform = sitk.ReadTransform(str(path))
+    if transform.GetDimension() == 3:
+        return Path(path)
+    field = sitk.DisplacementFieldTransform(transform).GetDisplacementField()
+    array = sitk.GetArrayFromImage(field)                     # (J, I, 2), LPS mm
+    volume = np.concatenate([array, np.zeros(array.shape[:2] + (1,))], axis=-1)[None]
+    image = sitk.GetImageFromArray(volume.astype(np.float64), isVector=True)
+    direction = np.eye(3)
+    direction[:2, :2] = np.array(field.GetDirection()).reshape(2, 2)
+    image.SetSpacing((*field.GetSpacing(), 1.0))
+    image.SetOrigin((*field.GetOrigin(), sliceZ))             # z is the same in LPS and RAS
+    image.SetDirection(direction.ravel().tolist())
+    out = Path(path).with_name(Path(path).stem + "3d.h5")
+    sitk.WriteTransform(sitk.DisplacementFieldTransform(image), str(out))
+    return out
+
+
 def setLinearTransformFromITK(transformNode, matrixLPS: np.ndarray) -> None:
     """An ITK resampling matrix (LPS) as the node's transform FROM parent, in RAS (CONVENTIONS 8).
 
