@@ -117,3 +117,14 @@ def test_the_command_line_refuses_a_broken_spec_file(tmp_path):
     assert out.returncode == 2
     event = json.loads(out.stdout.strip().splitlines()[-1])
     assert event["event"] == "error" and "not valid JSON" in event["message"]
+
+
+def test_every_registered_job_kind_resolves_to_a_backend_function():
+    import inspect
+
+    from gdbackend.jobs import KINDS
+    assert {"register", "segment.train", "segment.predict", "classify.predict", "detect.predict"} <= set(KINDS)
+    for name, kind in KINDS.items():
+        function = kind.function()
+        assert list(inspect.signature(function).parameters) == ["inputs", "options", "outputs", "context"], name
+        assert kind.outputs, f"{name}: a job returns its results as files"
