@@ -16,6 +16,7 @@ SECTIONS = (
     "gdbackend.register.demo",
     "gdbackend.segment.demo",
     "gdbackend.classify.demo",
+    "gdbackend.detect.demo",
 )
 
 

@@ -47,8 +47,13 @@ class LesionCase:
         return np.array([les.box for les in self.lesions], float).reshape(-1, 6)
 
 
+def brain_depth(mask: Volume) -> np.ndarray:
+    """Distance in mm from each brain voxel to the outside of the brain (where a lesion of radius r fits)."""
+    return ndimage.distance_transform_edt(mask.array > 0, sampling=mask.spacing[::-1])
+
+
 @lru_cache(maxsize=None)
-def _brain(name: str) -> tuple[Volume, Volume]:
+def _brain(name: str) -> tuple[Volume, Volume, np.ndarray]:
     if name == "colin27":
         image, mask = mricron("ch2.nii.gz"), mricron("ch2bet.nii.gz")
     elif name == "itk_t1":
@@ -56,12 +61,13 @@ def _brain(name: str) -> tuple[Volume, Volume]:
     else:
         raise InputError(f"Unknown brain {name!r}: use one of {', '.join(BRAINS)}.")
     image_v = Volume.read(image)
-    return image_v, image_v.with_array((Volume.read(mask).array > 0).astype(np.uint8))
+    mask_v = image_v.with_array((Volume.read(mask).array > 0).astype(np.uint8))
+    return image_v, mask_v, brain_depth(mask_v)
 
 
 def brain(name: str) -> tuple[Volume, Volume]:
     """(float32 T1 image, brain mask) of one of BRAINS."""
-    image, mask = _brain(name)
+    image, mask, _ = _brain(name)
     return image.with_array(image.array.astype(np.float32)), mask
 
 
@@ -74,12 +80,13 @@ def _voxel_points(volume: Volume, low: np.ndarray, high: np.ndarray) -> np.ndarr
 
 def insert_lesions(image: Volume, mask: Volume, count: int, rng: np.random.Generator,
                    diameter: tuple[float, float] = (3.0, 20.0), contrast: tuple[float, float] = (0.1, 0.6),
-                   hypo_fraction: float = 0.5) -> tuple[Volume, Volume, list[Lesion]]:
-    """Insert `count` non-overlapping ellipsoids fully inside the brain; returns (image, label, lesions)."""
+                   hypo_fraction: float = 0.5, depth: np.ndarray | None = None) -> tuple[Volume, Volume, list[Lesion]]:
+    """Insert `count` non-overlapping ellipsoids fully inside the brain; returns (image, label, lesions).
+    `depth` (brain_depth of the mask) may be given to save its computation."""
     if not 0 < diameter[0] <= diameter[1]:
         raise InputError(f"Lesion diameters must satisfy 0 < low <= high, got {diameter}.")
     brain_mask = mask.array > 0
-    depth = ndimage.distance_transform_edt(brain_mask, sampling=mask.spacing[::-1])
+    depth = brain_depth(mask) if depth is None else depth
     reference = float(np.median(image.array[brain_mask]))
     out, label = image.array.astype(np.float32).copy(), np.zeros(image.array.shape, np.uint16)
     lesions: list[Lesion] = []
@@ -121,7 +128,7 @@ def lesion_case(brain_name: str, count: int, seed: int, **options) -> LesionCase
     if count == 0:
         return LesionCase(f"{brain_name}_{seed}", image, image.with_array(np.zeros(image.array.shape, np.uint16)),
                           mask, [])
-    image, label, lesions = insert_lesions(image, mask, count, rng, **options)
+    image, label, lesions = insert_lesions(image, mask, count, rng, depth=_brain(brain_name)[2], **options)
     return LesionCase(f"{brain_name}_{seed}", image, label, mask, lesions)
 
 

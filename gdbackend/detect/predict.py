@@ -41,7 +41,9 @@ def detect_volume(model: torch.nn.Module, card: dict, image: Volume, batch_size:
         batch = ks[start:start + batch_size]
         out = model([torch.as_tensor(stack(array, k), device=device) for k in batch])
         for k, det in zip(batch, out):
-            if len(det["boxes"]):
-                per_slice[int(k)] = (det["boxes"].cpu().numpy(), det["scores"].cpu().numpy())
+            boxes, scores = det["boxes"].cpu().numpy(), det["scores"].cpu().numpy()
+            keep = np.all(boxes[:, 2:] - boxes[:, :2] >= 1, 1)   # boxes squeezed to a sliver at the slice edge
+            if keep.any():
+                per_slice[int(k)] = (boxes[keep], scores[keep])
     model.train(was_training)
     return merge_slices(per_slice, grid)

@@ -1,0 +1,74 @@
+"""Full runs of classification and detection on real brains with inserted lesions (not in CI).
+
+    flock /tmp/gd-cpu.lock .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect]
+
+Targets (issue 4): ROC AUC >= 0.95 for lesion present / absent on 3D patches of held-out brains;
+sensitivity >= 0.9 at 1 false positive per volume for lesions >= 5 mm. Prints one JSON line per task.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from gdbackend.classify import classification_metrics, predict_probabilities  # noqa: E402
+from gdbackend.classify.predict import prepare_inputs  # noqa: E402
+from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
+from gdbackend.classify.train import train_classifier  # noqa: E402
+from gdbackend.detect import detect_volume, detection_metrics, train_detector, truth_boxes  # noqa: E402
+from gdbackend.detect.metrics import smaller_than  # noqa: E402
+from gdbackend.detect.sample import lesion_volumes  # noqa: E402
+from gdbackend.train import TrainConfig  # noqa: E402
+
+CLASSIFY = {"train_brains": 96, "test_brains": 32, "epochs": 30, "network": "resnet10", "size": (32, 32, 32)}
+DETECT = {"train_brains": 16, "test_brains": 10, "epochs": 14, "architecture": "resnet50_fpn",
+          "spacing": (1.5, 1.5, 3.0), "size": 160, "min_size_mm": 5.0}
+
+
+def classify(out: Path) -> dict:
+    start = time.perf_counter()
+    train, test = lesion_patches(CLASSIFY["train_brains"], seed=1), lesion_patches(CLASSIFY["test_brains"], seed=2)
+    val = lesion_patches(12, seed=3)
+    config = TrainConfig(epochs=CLASSIFY["epochs"], optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine",
+                         monitor="auc", mode="max")
+    result, card = train_classifier(train, val, config, out / "classify.pt", network=CLASSIFY["network"],
+                                    size=CLASSIFY["size"])
+    probs = predict_probabilities(result.model.eval(), prepare_inputs(test, card))
+    metrics = classification_metrics(probs, np.array([CLASSES.index(s.label) for s in test]))
+    return {"task": "classify", **CLASSIFY, "train_patches": len(train), "test_patches": len(test),
+            "train_seconds": round(result.seconds, 1), "seconds": round(time.perf_counter() - start, 1),
+            "losses": [round(h["loss"], 4) for h in result.history], **metrics}
+
+
+def detect(out: Path) -> dict:
+    start = time.perf_counter()
+    train, val = lesion_volumes(DETECT["train_brains"], seed=1), lesion_volumes(2, seed=3)
+    test = lesion_volumes(DETECT["test_brains"], seed=2)
+    config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=3e-4, batch_size=4, grad_clip=10.0,
+                         val_every=4, monitor="cpm", mode="max")
+    result, card = train_detector(train, val, config, out / "detect.pt", architecture=DETECT["architecture"],
+                                  spacing=DETECT["spacing"], size=DETECT["size"], min_size_mm=DETECT["min_size_mm"])
+    model = result.model.eval()
+    predictions = [detect_volume(model, card, c.image) for c in test]
+    truths = [truth_boxes(c) for c in test]
+    all_sizes = detection_metrics(predictions, truths)
+    metrics = detection_metrics(predictions, truths, ignore=smaller_than(truths, DETECT["min_size_mm"]))
+    return {"task": "detect", **DETECT, "train_slices": card["data"]["train_slices"], "size": card["size"],
+            "test_lesions": int(sum(len(t) for t in truths)), "train_seconds": round(result.seconds, 1),
+            "seconds": round(time.perf_counter() - start, 1), "losses": [round(h["loss"], 4) for h in result.history],
+            "lesions_ge_5mm": metrics, "all_lesions": all_sizes}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    tasks = sys.argv[1:] or ["classify", "detect"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in tasks:
+            print(json.dumps({"classify": classify, "detect": detect}[task](Path(tmp))), flush=True)
