@@ -2,6 +2,7 @@
 test-time flips, probabilities back onto the input grid, optional largest-component clean-up."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ def model_probabilities(model: torch.nn.Module, card: dict, image: np.ndarray, d
     """Softmax probabilities (C, ...) of a model-space image (channels, ...); flips average left-right."""
     x = torch.as_tensor(image[None], dtype=torch.float32, device=device)
     infer = inferer(card, overlap)
-    with torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
+    amp = torch.autocast("cuda") if device.type == "cuda" else contextlib.nullcontext()
+    with torch.no_grad(), amp:
         prob = torch.softmax(infer(x, model).float(), 1)
         if flips:
             axis = x.ndim - 1  # the left-right axis the model was trained to be symmetric about
