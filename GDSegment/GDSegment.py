@@ -329,7 +329,7 @@ class GDSegmentTest(ScriptedLoadableModuleTest):
                                                          reference, segmentId, volume)
         logic = GDSegmentLogic()
         model = logic.train(Path(slicer.util.tempDirectory("GDSegmentTest")) / "head.pt", volume, reference,
-                            epochs=3, patch=[64, 64, 64], spacing=[4.0, 4.0, 4.0], device="cpu")
+                            epochs=3, patch=[32, 32, 32], spacing=[4.0, 4.0, 4.0], device="cpu")
         segmentation, table = logic.segment(volume, model, reference=reference, device="cpu")
         segment = segmentation.GetSegmentation().GetSegment(segmentation.GetSegmentation().GetNthSegmentID(0))
         self.assertEqual(segment.GetName(), "head")

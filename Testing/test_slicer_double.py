@@ -64,6 +64,8 @@ def test_every_python_api_name_of_the_double_exists_in_slicer():
         assert own <= set(API[cls_name]["methods"]), (cls_name, own - set(API[cls_name]["methods"]))
     assert public(slicer.parameterNodeWrapper) <= set(API["slicer.parameterNodeWrapper"]["exports"])
     assert public(slicer.i18n) <= set(API["slicer.i18n"])
+    import SampleData
+    assert public(SampleData) <= set(API["SampleData (Modules/Scripted/SampleData/SampleData.py)"]["functions"])
 
 
 def test_the_name_check_catches_an_invented_method():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import types
 
-from . import mrml_core, mrml_nodes, scripted, util
+from . import mrml_core, mrml_nodes, sampledata, scripted, util
 
 MRML_CLASSES = {name: obj for module in (mrml_core, mrml_nodes) for name, obj in vars(module).items()
                 if isinstance(obj, type) and name.startswith(("vtkMRML", "vtkSegment"))}
@@ -61,6 +61,7 @@ def install() -> types.ModuleType:
         slicer.selfTests = {}
         sys.modules["slicer"] = slicer
         sys.modules.setdefault("qt", _qt_module())
+        sys.modules["SampleData"] = sampledata.module()
     slicer.mrmlScene = mrml_core.vtkMRMLScene()
     util._messages.clear()
     return slicer
