@@ -164,7 +164,7 @@ def test_bad_training_input_is_refused_before_any_step(colin):
         train_segmentation([_brain_case(colin)], [], labels, cfg, network="vnet9")
 
 
-def test_bad_data_folders(tmp_path):
+def test_bad_data_folders(tmp_path, capsys):
     with pytest.raises(InputError, match="images/ and labels/"):
         find_pairs(tmp_path)
     (tmp_path / "images").mkdir()
@@ -175,8 +175,11 @@ def test_bad_data_folders(tmp_path):
     (tmp_path / "cases.csv").write_text("img,lab\nx,y\n")
     with pytest.raises(InputError, match="columns image,label"):
         find_pairs(tmp_path / "cases.csv")
-    assert main(["segment", "train", "--data", str(tmp_path / "nothing"), "--labels", BRAIN,
-                 "--out", str(tmp_path / "m.pt")]) == 2
+    for extra, match in [([], "neither a folder nor a .csv"), (["--network-args", "[8]"], "JSON object"),
+                         (["--network-args", "{channels"], "not valid JSON"), (["--patch", "6x6"], "numbers")]:
+        assert main(["segment", "train", "--data", str(tmp_path / "nothing"), "--labels", BRAIN,
+                     "--out", str(tmp_path / "m.pt"), *extra]) == 2
+        assert match in capsys.readouterr().err
 
 
 def test_models_of_other_shapes_channels_or_tasks_are_refused(brain_model, colin, tmp_path):

@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--labels", required=True, help='label values and names, e.g. "1:brain,2:tumour[:#RRGGBB]"')
     t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to MODEL.last.pt")
     t.add_argument("--network", default="unet", choices=sorted(DEFAULTS))
+    t.add_argument("--network-args", help='MONAI arguments of the network as JSON, e.g. \'{"channels": [8, 16, 32]}\'')
     t.add_argument("--patch", help="patch size in voxels, one value or one per axis (default 96, 2D: 256)")
     t.add_argument("--spacing", help="model voxel spacing in mm, one value or one per axis (default: median)")
     t.add_argument("--normalisation", default="percentile", help="percentile | zscore | ct:LOW,HIGH")
@@ -51,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    t.add_argument("--warmup-epochs", type=int, default=0)
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--batch-size", type=int, default=2)
     t.add_argument("--val-fraction", type=float, default=0.2, help="share of cases kept for validation (0: none)")
@@ -85,12 +87,28 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON summary line")
 
 
+def _network_args(text: str | None) -> dict | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"--network-args is not valid JSON ({e.msg}): "
+                         "write e.g. '{\"channels\": [8, 16, 32]}'.") from None
+    if not isinstance(value, dict):
+        raise InputError("--network-args must be a JSON object of argument names and values.")
+    return value
+
+
 def run_train(args: argparse.Namespace) -> int:
     labels = parse_labels(args.labels)
+    overrides = _network_args(args.network_args)
+    patch, spacing = _sizes(args.patch, int), _sizes(args.spacing)
     cases = load_cases(args.data)
     train_cases, val_cases = split(cases, args.val_fraction, args.seed)
     config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                         weight_decay=args.weight_decay, schedule=args.schedule, device=args.device, seed=args.seed,
+                         weight_decay=args.weight_decay, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                         device=args.device, seed=args.seed,
                          monitor="dice" if val_cases else "loss", mode="max" if val_cases else "min",
                          patience=args.patience)
     bar = ProgressBar(1, "segment train")
@@ -102,8 +120,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     resume = last_path(args.out) if args.resume else None
     result, card = train_segmentation(
-        train_cases, val_cases, labels, config, args.out, network=args.network, patch=_sizes(args.patch, int),
-        spacing=_sizes(args.spacing), normalisation=args.normalisation, loss=args.loss,
+        train_cases, val_cases, labels, config, args.out, network=args.network, network_overrides=overrides,
+        patch=patch, spacing=spacing, normalisation=args.normalisation, loss=args.loss,
         samples_per_case=args.samples_per_case, augment=not args.no_augment, resume=resume, on_event=on_event)
     bar.close()
     summary = {"model": str(args.out), "epochs": len(result.history), "train_cases": len(train_cases),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,11 @@ def evaluate(prediction: Volume, truth: Volume, labels: list[dict]) -> dict[str,
     values = [lb["value"] for lb in labels]
     p, t = _one_hot(prediction.array, values), _one_hot(truth.array, values)
     spacing = list(reversed(truth.spacing))  # KJI array axes
+    with warnings.catch_warnings():   # MONAI 1.6 warns about its own internal use of a deprecated argument
+        warnings.simplefilter("ignore", FutureWarning)
+        hd95 = compute_hausdorff_distance(p, t, include_background=True, percentile=95, spacing=spacing)[0]
     scores = {"dice": compute_dice(p, t, include_background=True, ignore_empty=False)[0],
-              "iou": compute_iou(p, t, include_background=True, ignore_empty=False)[0],
-              "hd95": compute_hausdorff_distance(p, t, include_background=True, percentile=95, spacing=spacing)[0]}
+              "iou": compute_iou(p, t, include_background=True, ignore_empty=False)[0], "hd95": hd95}
     out = {}
     for metric, per_label in scores.items():
         for lb, v in zip(labels, per_label.tolist()):

@@ -30,7 +30,8 @@ def colin27() -> Case:
 
 
 def itk_t1() -> Case:
-    return _case("itk_t1", itk_example("KmeansTest_T1UCharRaw.nii.gz"), itk_example("KmeansTest_T1RawSkullStrip.nii.gz"))
+    return _case("itk_t1", itk_example("KmeansTest_T1UCharRaw.nii.gz"),
+                 itk_example("KmeansTest_T1RawSkullStrip.nii.gz"))
 
 
 def write_folder(cases: list[Case], folder: Path) -> Path:
