@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 import types
 
-from . import mrml_core, mrml_nodes, sampledata, scripted, util
+from . import mrml_core, mrml_nodes, mrml_results, sampledata, scripted, util
 
-MRML_CLASSES = {name: obj for module in (mrml_core, mrml_nodes) for name, obj in vars(module).items()
+MRML_CLASSES = {name: obj for module in (mrml_core, mrml_nodes, mrml_results) for name, obj in vars(module).items()
                 if isinstance(obj, type) and name.startswith(("vtkMRML", "vtkSegment"))}
 
 
