@@ -27,19 +27,25 @@ from gdbackend.detect.metrics import smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 
-CLASSIFY = {"train_brains": 96, "test_brains": 32, "epochs": 30, "network": "resnet10", "size": (32, 32, 32)}
-DETECT = {"train_brains": 16, "test_brains": 10, "epochs": 14, "architecture": "resnet50_fpn",
+CLASSIFY = {"train_brains": 64, "test_brains": 32, "epochs": 25, "network": "resnet10", "size": (32, 32, 32)}
+DETECT = {"train_brains": 8, "test_brains": 6, "epochs": 10, "architecture": "resnet50_fpn",
           "spacing": (1.5, 1.5, 3.0), "size": 160, "min_size_mm": 5.0}
+
+
+def progress(event) -> None:
+    if event.kind == "epoch":
+        print(f"  epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} {event.elapsed_s:.0f} s", file=sys.stderr,
+              flush=True)
 
 
 def classify(out: Path) -> dict:
     start = time.perf_counter()
     train, test = lesion_patches(CLASSIFY["train_brains"], seed=1), lesion_patches(CLASSIFY["test_brains"], seed=2)
-    val = lesion_patches(12, seed=3)
+    val = lesion_patches(16, seed=3)
     config = TrainConfig(epochs=CLASSIFY["epochs"], optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine",
                          monitor="auc", mode="max")
     result, card = train_classifier(train, val, config, out / "classify.pt", network=CLASSIFY["network"],
-                                    size=CLASSIFY["size"])
+                                    size=CLASSIFY["size"], on_event=progress)
     probs = predict_probabilities(result.model.eval(), prepare_inputs(test, card))
     metrics = classification_metrics(probs, np.array([CLASSES.index(s.label) for s in test]))
     return {"task": "classify", **CLASSIFY, "train_patches": len(train), "test_patches": len(test),
@@ -54,7 +60,8 @@ def detect(out: Path) -> dict:
     config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=3e-4, batch_size=4, grad_clip=10.0,
                          val_every=4, monitor="cpm", mode="max")
     result, card = train_detector(train, val, config, out / "detect.pt", architecture=DETECT["architecture"],
-                                  spacing=DETECT["spacing"], size=DETECT["size"], min_size_mm=DETECT["min_size_mm"])
+                                  spacing=DETECT["spacing"], size=DETECT["size"], min_size_mm=DETECT["min_size_mm"],
+                                  on_event=progress)
     model = result.model.eval()
     predictions = [detect_volume(model, card, c.image) for c in test]
     truths = [truth_boxes(c) for c in test]

@@ -21,25 +21,29 @@ BALANCING = ("none", "weights", "sampling")
 
 class InputDataset(Dataset):
     """Cached inputs with random flips; with `balanced`, each epoch draws as many samples of every class
-    (seeded per epoch through `set_epoch`, which the engine calls, so a resumed run repeats exactly)."""
+    (seeded per epoch through `set_epoch`, which the engine calls, so a resumed run repeats exactly).
+    When the last batch would hold a single sample, one more sample is drawn: the engine's loader keeps
+    incomplete batches, and BatchNorm cannot train on one sample whose features have shrunk to 1 voxel."""
 
-    def __init__(self, inputs: np.ndarray, labels: np.ndarray, balanced: bool, augment: bool, seed: int | None):
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray, balanced: bool, augment: bool, seed: int | None,
+                 batch_size: int):
         self.inputs, self.labels = torch.as_tensor(inputs), torch.as_tensor(labels)
         self.balanced, self.augment, self.seed = balanced, augment, seed or 0
+        self.length = len(labels) + (1 if batch_size > 1 and len(labels) % batch_size == 1 else 0)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         rng = np.random.default_rng([self.seed, epoch])
-        n = len(self.labels)
+        n = self.length
         if self.balanced:
             groups = [np.flatnonzero(self.labels.numpy() == c) for c in np.unique(self.labels.numpy())]
-            self.index = np.concatenate([rng.choice(g, n // len(groups) + 1) for g in groups])[:n]
+            self.index = rng.permutation(np.concatenate([rng.choice(g, n // len(groups) + 1) for g in groups]))[:n]
         else:
-            self.index = np.arange(n)
+            self.index = np.arange(n) % len(self.labels)
         self.flips = rng.random((n, self.inputs.ndim - 2)) < 0.5 if self.augment else np.zeros((n, 0), bool)
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return self.length
 
     def __getitem__(self, i: int) -> dict:
         x = self.inputs[self.index[i]]
@@ -94,7 +98,7 @@ def train_classifier(train: list[Sample], val: list[Sample], config: TrainConfig
         metrics = classification_metrics(predict_probabilities(net, x_val), y_val)
         return {k: v for k, v in metrics.items() if k != "confusion"}
 
-    dataset = InputDataset(x_train, y_train, balance == "sampling", augment, config.seed)
+    dataset = InputDataset(x_train, y_train, balance == "sampling", augment, config.seed, config.batch_size)
     result = fit(model, loss_fn, dataset, config, card=card, validate=validate if val else None, out=out,
                  resume=resume, on_event=on_event, cancel=cancel)
     return result, card
