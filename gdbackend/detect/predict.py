@@ -27,6 +27,14 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple
     return model.to(device).eval(), card
 
 
+def _on_tissue(image: np.ndarray, boxes: np.ndarray, threshold: float = 0.05) -> np.ndarray:
+    """Lesions lie in tissue: boxes centred on background (e.g. slivers at the slice edge) are dropped."""
+    h, w = image.shape
+    cx = np.clip(((boxes[:, 0] + boxes[:, 2]) / 2).astype(int), 0, w - 1)
+    cy = np.clip(((boxes[:, 1] + boxes[:, 3]) / 2).astype(int), 0, h - 1)
+    return image[cy, cx] > threshold
+
+
 @torch.no_grad()
 def detect_volume(model: torch.nn.Module, card: dict, image: Volume, batch_size: int = 4,
                   prepared: tuple[np.ndarray, Volume] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +50,7 @@ def detect_volume(model: torch.nn.Module, card: dict, image: Volume, batch_size:
         out = model([torch.as_tensor(stack(array, k), device=device) for k in batch])
         for k, det in zip(batch, out):
             boxes, scores = det["boxes"].cpu().numpy(), det["scores"].cpu().numpy()
-            keep = np.all(boxes[:, 2:] - boxes[:, :2] >= 1, 1)   # boxes squeezed to a sliver at the slice edge
+            keep = np.all(boxes[:, 2:] - boxes[:, :2] >= 1, 1) & _on_tissue(array[k], boxes)
             if keep.any():
                 per_slice[int(k)] = (boxes[keep], scores[keep])
     model.train(was_training)
