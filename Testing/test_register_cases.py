@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import registration_cases as cases
 from gdbackend.register import register
+from gdbackend.register import sample as cases
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "gd", "adam"])
@@ -59,8 +59,8 @@ def test_D_affine_3d(resolution, optimizer, brain_points):
 def test_E_bspline_3d_recovers_the_warp_without_folding():
     fixed, moving, fixed_labels, moving_labels, _ = cases.deformable_case()
     before = cases.mean_dice(fixed_labels.array, moving_labels.array)
-    result = register(fixed, moving, "bspline", "mse")
+    result = register(fixed, moving, ["affine", "bspline"], "mse")
     after = cases.mean_dice(fixed_labels.array, result.resample(moving_labels, "nearest").array)
     # before 0.742, true warp 0.984; peers: SimpleITK 0.924, elastix 0.972, ANTs SyN 0.925
-    assert before < 0.75 and after >= 0.965, (before, after)
+    assert before < 0.75 and after >= 0.975, (before, after)
     assert result.folding_fraction() < 0.001

@@ -196,4 +196,4 @@ def make_field(stage: str, finest: Grid, grid_spacing: float | None, regularizat
     if stage == "bspline":
         spacing = 10.0 * min(finest.spacing) if grid_spacing is None else grid_spacing
         return BSplineField(finest, spacing, 0.05 if regularization is None else regularization)
-    return DenseField(finest, 0.5 if regularization is None else regularization, diffeomorphic)
+    return DenseField(finest, 0.05 if regularization is None else regularization, diffeomorphic)

@@ -178,8 +178,8 @@ def _samples(samples: int | None, optimizer: str, stage: str, dim: int) -> int:
         if samples < 0:
             raise InputError(f"samples must be >= 0 (0 = every voxel), got {samples}.")
         return samples
-    if optimizer == "gd":
-        return 0
+    if optimizer == "gd" or stage == "dense":
+        return 0    # a dense field has a parameter per voxel: every voxel must drive its own
     return 4096 if dim == 2 else 8192
 
 

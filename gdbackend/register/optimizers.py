@@ -9,7 +9,10 @@ sgd  stochastic gradient descent on random voxel samples with the decaying gain
      most of the sampling noise that limits the precision of plain SGD.
 adam Adam with the step decaying on a cosine to 5 % over the level.
 The gain found on one level is carried to the next, scaled like the step length, because a level
-that starts near the optimum has too small a gradient to estimate it from.
+that starts near the optimum has too small a gradient to estimate it from. For the same reason
+(a stage that starts where the previous one converged) no gd/sgd step moves a parameter, all of
+which are in millimetres, further than the step length allowed at that iteration: a gain
+estimated from a near-zero gradient cannot blow the transform up.
 """
 from __future__ import annotations
 
@@ -51,7 +54,8 @@ class StepOptimizer:
             self.gain = self._estimate_gain()
         if self.kind == "sgd":
             a = 0.1 * self.iterations
-            gain = self.gain * ((a + 1) / (a + self.k)) ** 0.602
+            decay = ((a + 1) / (a + self.k)) ** 0.602
+            gain = self._limited(self.gain * decay, self.step_mm * decay, [p.grad for p in self.params])
             for p in self.params:
                 p -= gain * p.grad
             if self.k > 0.7 * self.iterations:
@@ -64,8 +68,15 @@ class StepOptimizer:
             self._best_state = [(p.detach().clone(), p.grad.detach().clone()) for p in self.params]
         else:
             self.gain *= 0.5
+        self.gain = self._limited(self.gain, self.step_mm, [grad for _, grad in self._best_state])
         for p, (value, grad) in zip(self.params, self._best_state):
             p.copy_(value - self.gain * grad)
+
+    @staticmethod
+    def _limited(gain: float, max_move: float, grads: list[torch.Tensor]) -> float:
+        """The gain, reduced so that no parameter moves more than max_move mm."""
+        g = max(float(grad.abs().max()) for grad in grads)
+        return min(gain, max_move / g) if g > 0 else gain
 
     def _accumulate(self) -> None:
         self._n_average += 1

@@ -1,5 +1,6 @@
-"""Registration cases with known answers, built from the real sample data (same recipe and seeds as the
-peer benchmark in shared/peers/registration, so figures compare one to one).
+"""Registration cases with known answers, built from the real sample data, for the tests, the demo and
+the benchmark (same recipe and seeds as the peer benchmark of SimpleITK, elastix and ANTs, so figures
+compare one to one).
 
 A  PD slice / the same slice shifted by (13, 17) px                       truth: translation (13, 17)
 B  PD slice / the same slice rotated 10 deg and shifted (R10X13Y17)       truth: 10 deg, best-fit translation
@@ -16,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from gdbackend import Volume
-from gdbackend.volume import write_atomic
-from gdbackend.sample_data import data_root, itk_example, mricron
+from ..sample_data import data_root, itk_example, mricron
+from ..volume import Volume, write_atomic
 
 CACHE = Path(os.environ.get("GDIMAGING_CASES", data_root().parent / "cases"))
 # B: a dense Powell fit of the pair (peer harness make_cases.py; SimpleITK, elastix and ANTs agree to
