@@ -14,6 +14,7 @@ COMMANDS = (
     "gdbackend.segment.cli",
     "gdbackend.classify.cli",
     "gdbackend.detect.cli",
+    "gdbackend.models.cli",
     "gdbackend.demo",
 )
 

@@ -1,0 +1,98 @@
+"""Download a model file over HTTP(S): progress, resume of an interrupted download (HTTP Range),
+sha256 check, and an atomic rename so that the cache never holds a partial or unverified model.
+
+The bytes received so far are kept in a hidden `.NAME.part` file beside the target, so a dropped
+connection costs only the retry; a file whose checksum does not match is deleted, never kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ModelError, ResourceError
+
+Progress = Callable[[int, "int | None"], None]
+CHUNK = 1 << 16
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def part_path(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.part")
+
+
+def _check_space(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ResourceError(f"Not enough disk space in {folder}: the model needs {needed / 1e6:.1f} MB more, "
+                            f"{free / 1e6:.1f} MB are free. Free some space or set GDIMAGING_CACHE elsewhere.")
+
+
+def _receive(url: str, part: Path, timeout: float, progress: Progress | None) -> None:
+    """One request continuing `part` from its current length; raises OSError/HTTPException if cut off."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        resumed = have > 0 and response.status == 206 and \
+            response.headers.get("Content-Range", "").startswith(f"bytes {have}-")
+        if not resumed:
+            have = 0  # the server sent the whole file: start over
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        done = have
+        with open(part, "ab" if resumed else "wb") as f:
+            while chunk := response.read(CHUNK):
+                f.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            f.flush()
+            os.fsync(f.fileno())
+        if total is not None and done < total:
+            raise http.client.IncompleteRead(b"", total - done)
+
+
+def download(url: str, dest: str | Path, sha256: str, size: int | None = None, progress: Progress | None = None,
+             retries: int = 3, timeout: float = 30.0) -> Path:
+    """Fetch `url` to `dest`, resuming up to `retries` times after a dropped connection; `dest` appears
+    only once its sha256 matches. A later call resumes from the bytes kept after a failure."""
+    dest = Path(dest)
+    part = part_path(dest)
+    if size is not None:
+        _check_space(dest.parent, size - (part.stat().st_size if part.exists() else 0))
+    error: Exception | None = None
+    for _ in range(retries + 1):
+        if size is not None and part.exists() and part.stat().st_size == size:
+            break  # every byte arrived before an earlier try was cut off
+        try:
+            _receive(url, part, timeout, progress)
+            break
+        except urllib.error.HTTPError as e:
+            if e.code == 416:  # asked past the end: the kept bytes are not a prefix of this file
+                part.unlink(missing_ok=True)
+                error = e
+                continue
+            raise ResourceError(f"Download of {url} failed: HTTP {e.code} {e.reason}. Check the URL or try later.") \
+                from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            error = e
+    else:
+        kept = part.stat().st_size if part.exists() else 0
+        raise ResourceError(f"Download of {url} failed {retries + 1} times ({type(error).__name__}: {error}); "
+                            f"{kept} bytes are kept and the next try resumes from there.")
+    digest = sha256_of(part)
+    if digest != sha256.lower():
+        part.unlink(missing_ok=True)
+        raise ModelError(f"The file downloaded from {url} has sha256 {digest}, not the expected {sha256}: it was "
+                         "deleted. The file on the server changed or was tampered with; do not use it.")
+    os.replace(part, dest)
+    return dest
