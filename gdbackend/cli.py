@@ -15,6 +15,7 @@ COMMANDS = (
     "gdbackend.classify.cli",
     "gdbackend.detect.cli",
     "gdbackend.models.cli",
+    "gdbackend.export",
     "gdbackend.demo",
 )
 
