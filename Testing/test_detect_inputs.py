@@ -56,3 +56,15 @@ def test_model_of_another_task(tmp_path):
     torch.save({"format": 1, "card": {"task": "classify"}, "model": {}, "train": None}, path)
     with pytest.raises(ModelError, match="not a 'detect' model"):
         load_detector(path)
+
+
+def test_same_seed_same_detector(case):
+    """The seed fixes the initial weights too: two runs of the ResNet-18-FPN give the same loss."""
+    def loss(seed: int) -> float:
+        config = TrainConfig(epochs=1, batch_size=4, seed=seed)
+        result, _ = train_detector([DetectionCase("a", case.image, case.label)], [], config,
+                                   architecture="resnet18_fpn", spacing=(3.0, 3.0, 6.0), size=64)
+        return result.history[-1]["loss"]
+
+    first = loss(1)
+    assert loss(1) == first and loss(2) != first

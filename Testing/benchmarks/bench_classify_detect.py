@@ -27,9 +27,9 @@ from gdbackend.detect.metrics import smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 
-CLASSIFY = {"train_brains": 64, "test_brains": 32, "epochs": 25, "network": "resnet10", "size": (32, 32, 32)}
-DETECT = {"train_brains": 8, "test_brains": 6, "epochs": 10, "architecture": "resnet50_fpn",
-          "spacing": (1.5, 1.5, 3.0), "size": 160, "min_size_mm": 5.0}
+CLASSIFY = {"train_brains": 128, "test_brains": 32, "epochs": 15, "network": "resnet10", "size": (32, 32, 32)}
+DETECT = {"train_brains": 16, "test_brains": 6, "epochs": 10, "architecture": "resnet18_fpn",
+          "spacing": (1.5, 1.5, 3.0), "size": 160, "min_size_mm": 5.0, "lr": 5e-4}
 
 
 def progress(event) -> None:
@@ -43,7 +43,7 @@ def classify(out: Path) -> dict:
     train, test = lesion_patches(CLASSIFY["train_brains"], seed=1), lesion_patches(CLASSIFY["test_brains"], seed=2)
     val = lesion_patches(16, seed=3)
     config = TrainConfig(epochs=CLASSIFY["epochs"], optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine",
-                         monitor="auc", mode="max")
+                         monitor="auc", mode="max", seed=0)
     result, card = train_classifier(train, val, config, out / "classify.pt", network=CLASSIFY["network"],
                                     size=CLASSIFY["size"], on_event=progress)
     probs = predict_probabilities(result.model.eval(), prepare_inputs(test, card))
@@ -57,8 +57,8 @@ def detect(out: Path) -> dict:
     start = time.perf_counter()
     train, val = lesion_volumes(DETECT["train_brains"], seed=1), lesion_volumes(2, seed=3)
     test = lesion_volumes(DETECT["test_brains"], seed=2)
-    config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=3e-4, batch_size=4, grad_clip=10.0,
-                         val_every=4, monitor="cpm", mode="max")
+    config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=DETECT["lr"], batch_size=4, grad_clip=10.0,
+                         schedule="cosine", warmup_epochs=1, val_every=4, monitor="cpm", mode="max", seed=0)
     result, card = train_detector(train, val, config, out / "detect.pt", architecture=DETECT["architecture"],
                                   spacing=DETECT["spacing"], size=DETECT["size"], min_size_mm=DETECT["min_size_mm"],
                                   on_event=progress)

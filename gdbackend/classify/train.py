@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..device import seed_everything
 from ..errors import InputError
 from ..segment.preprocess import normaliser
 from ..train import Event, TrainConfig, TrainResult, fit
@@ -89,6 +90,7 @@ def train_classifier(train: list[Sample], val: list[Sample], config: TrainConfig
                     "augment": augment}
     weight = torch.as_tensor(counts.sum() / (len(classes) * counts), dtype=torch.float32) if balance == "weights" else None
     criterion = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+    seed_everything(config.seed)   # the initial weights too, so that a run with a seed repeats
     model = build_network(network, arguments)
 
     def loss_fn(net: torch.nn.Module, batch: dict) -> torch.Tensor:

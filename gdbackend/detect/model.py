@@ -1,19 +1,33 @@
-"""torchvision Faster R-CNN for lesions: ResNet-50-FPN or MobileNetV3-FPN, never downloading weights,
-with anchors sized for lesions of a few to a hundred pixels and no resizing of the model's slices."""
+"""torchvision Faster R-CNN for lesions: ResNet-50-FPN, MobileNetV3-FPN or ResNet-18-FPN (far less compute
+than ResNet-50, for CPU budgets), never downloading weights, with anchors sized for lesions of a few to a
+hundred pixels and no resizing of the model's slices."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_resnet50_fpn
+from torchvision.models.detection import FasterRCNN, fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_resnet50_fpn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 
 from ..errors import InputError, ModelError
 
-ARCHITECTURES = {"resnet50_fpn": fasterrcnn_resnet50_fpn, "mobilenet_v3_fpn": fasterrcnn_mobilenet_v3_large_fpn}
+
+def fasterrcnn_resnet18_fpn(weights: None = None, weights_backbone: None = None, **arguments) -> FasterRCNN:
+    """Faster R-CNN on a ResNet-18-FPN with trainable BatchNorm everywhere (nothing is pretrained)."""
+    backbone = resnet_fpn_backbone(backbone_name="resnet18", weights=weights_backbone, norm_layer=torch.nn.BatchNorm2d,
+                                   trainable_layers=5)
+    return FasterRCNN(backbone, **arguments)
+
+
+ARCHITECTURES = {"resnet18_fpn": fasterrcnn_resnet18_fpn, "resnet50_fpn": fasterrcnn_resnet50_fpn,
+                 "mobilenet_v3_fpn": fasterrcnn_mobilenet_v3_large_fpn}
 RATIOS = (0.5, 1.0, 2.0)
-# one size per FPN level for ResNet-50 (strides 4..64); MobileNetV3's 3 coarse levels each take them all
-ANCHORS = {"resnet50_fpn": ((8,), (16,), (32,), (64,), (128,)), "mobilenet_v3_fpn": ((8, 16, 32, 64, 128),) * 3}
+# one size per FPN level for the ResNets (strides 4..64). ResNet-18 starts at 4 px: lesions of 3-20 mm are
+# 2-13 px on 1.5 mm slices, and the smallest overlap no 8 px anchor well; MobileNetV3's 3 coarse levels
+# each take them all
+ANCHORS = {"resnet18_fpn": ((4,), (8,), (16,), (32,), (64,)), "resnet50_fpn": ((8,), (16,), (32,), (64,), (128,)),
+           "mobilenet_v3_fpn": ((8, 16, 32, 64, 128),) * 3}
 
 
 def detector_arguments(architecture: str, size: int) -> dict:

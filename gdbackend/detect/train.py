@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..device import seed_everything
 from ..errors import InputError
 from ..segment.preprocess import normaliser
 from ..train import Event, TrainConfig, TrainResult, fit
@@ -90,6 +91,7 @@ def train_detector(train: list[DetectionCase], val: list[DetectionCase], config:
     if size < 64 or size % 32:
         raise InputError(f"The slice size must be a multiple of 32 and at least 64 pixels, got {size}.")
     arguments = detector_arguments(architecture, size)
+    seed_everything(config.seed)   # the initial weights too, so that a run with a seed repeats
     model = build_detector(architecture, arguments, weights)
     card = {"task": TASK, "architecture": architecture, "arguments": arguments, "in_channels": 3,
             "channels": ["slice k-1", "slice k", "slice k+1"], "spacing": list(spacing), "size": size,
