@@ -19,6 +19,7 @@ import SimpleITK as sitk
 from .errors import InputError, ResourceError
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+_PICTURES = (".png", ".jpg", ".jpeg", ".bmp")
 _INTERPOLATORS = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor, "bspline": sitk.sitkBSpline}
 
 
@@ -38,14 +39,22 @@ class Volume:
                 "split 4D series or vector images into scalar volumes first.")
         if 0 in self.array.shape:
             raise InputError(f"The image has zero size {self.array.shape}: check the file or the crop.")
+        if self.array.dtype.kind not in "biuf":
+            raise InputError(f"The voxels are of type {self.array.dtype}: a scalar image needs real numbers "
+                             "(bool, integer or float); convert the array first.")
         self.spacing = tuple(float(s) for s in (self.spacing or (1.0,) * d))
         self.origin = tuple(float(o) for o in (self.origin or (0.0,) * d))
-        self.direction = np.eye(d) if self.direction is None else np.asarray(self.direction, float).reshape(d, d)
+        direction = np.eye(d) if self.direction is None else np.asarray(self.direction, float)
+        if direction.size != d * d:
+            raise InputError(f"The direction matrix has shape {direction.shape}: a {d}D image needs {d}x{d}.")
+        self.direction = direction.reshape(d, d)
         if len(self.spacing) != d or len(self.origin) != d:
             raise InputError(f"Spacing {self.spacing} and origin {self.origin} must have {d} values for a {d}D image.")
         if min(self.spacing) <= 0 or not np.all(np.isfinite(self.spacing)):
             raise InputError(f"Spacing must be positive and finite, got {self.spacing}.")
-        if abs(abs(np.linalg.det(self.direction)) - 1) > 1e-3:
+        if not np.all(np.isfinite(self.origin)):
+            raise InputError(f"The origin must be finite, got {self.origin}: fix the image header.")
+        if not np.allclose(self.direction.T @ self.direction, np.eye(d), atol=1e-3):  # NaN fails too
             raise InputError("The direction matrix is not orthonormal: fix the image header.")
 
     @property
@@ -97,6 +106,8 @@ class Volume:
         array = self.array
         if array.dtype == np.bool_:
             array = array.astype(np.uint8)
+        elif array.dtype == np.float16:  # SimpleITK has no half-precision pixel type
+            array = array.astype(np.float32)
         image = sitk.GetImageFromArray(array)
         image.SetSpacing(self.spacing)
         image.SetOrigin(self.origin)
@@ -122,7 +133,20 @@ class Volume:
 
     def write(self, path: str | os.PathLike, compress: bool = True) -> Path:
         """Write atomically (temporary file in the same folder, then rename)."""
-        return write_atomic(Path(path), lambda tmp: sitk.WriteImage(self.to_sitk(), str(tmp), compress))
+        if self.ndim == 3 and Path(path).suffix.lower() in _PICTURES:  # ITK would keep the first slice only
+            raise InputError(f"{Path(path).name} is a 2D picture format but the image is 3D: write .nii.gz, "
+                             ".nrrd or .mha, or extract one slice first.")
+        if str(path).lower().endswith((".nii", ".nii.gz")) and self.array.dtype.kind == "f" \
+                and not np.isfinite(self.array).all():  # ITK's NIfTI writer silently turns them into 0
+            raise InputError(f"The image has NaN or infinite voxels, which NIfTI ({path}) would store as 0: "
+                             "replace them first, or write .nrrd or .mha, which keep them.")
+        try:
+            return write_atomic(Path(path), lambda tmp: sitk.WriteImage(self.to_sitk(), str(tmp), compress))
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+            raise InputError(
+                f"Cannot write a {self.ndim}D {self.array.dtype} image as {path} ({first}). Use .nii.gz, .nrrd "
+                "or .mha (any image), or .png (2D 8/16-bit only).") from None
 
     # ------------------------------------------------------------------ Slicer (RAS)
     def ijk_to_ras(self) -> np.ndarray:
