@@ -1,6 +1,6 @@
 """Full runs of classification and detection on real brains with inserted lesions (not in CI).
 
-    flock /tmp/gd-cpu.lock .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect]
+    .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect]
 
 Targets (issue 4): ROC AUC >= 0.95 for lesion present / absent on 3D patches of held-out brains;
 sensitivity >= 0.9 at 1 false positive per volume for lesions >= 5 mm. Prints one JSON line per task.

@@ -1,6 +1,6 @@
 """Benchmarks of the training engine and segmentation (not collected by pytest; run under the CPU lock):
 
-    flock /tmp/gd-cpu.lock .venv/bin/python Testing/benchmarks/bench_train.py [throughput] [sliding] [brain] [amp]
+    .venv/bin/python Testing/benchmarks/bench_train.py [throughput] [sliding] [brain] [amp]
         [--epochs 300] [--samples-per-case 8] [--threads 2]
 
 throughput  samples/s of `gdbackend.train.fit` vs a plain MONAI loop as textbooks write it (same UNet,
