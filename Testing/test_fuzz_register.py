@@ -67,9 +67,6 @@ def test_register_never_crashes_raw(data):
     assert_unchanged(before, snapshot(fixed, moving, fixed_mask, moving_mask))
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="found by the fuzz test above: the lncc metric on an "
-                   "image smaller than its 9-voxel window raises torch's raw RuntimeError (gdbackend/register is "
-                   "being edited by its owner; reported there)")
 def test_lncc_on_an_image_smaller_than_its_window_is_refused_with_a_message():
     grid = np.indices((4, 4, 4)).sum(0).astype(np.float32)
     try:

@@ -66,6 +66,7 @@ def lncc(f: torch.Tensor, m: torch.Tensor, w: torch.Tensor, radius: int = 4) -> 
     """1 - mean squared local correlation in (2r+1)^d windows (ANTs' CC); f, m, w are [1,1,...] grids."""
     dim = f.dim() - 2
     pool = F.avg_pool3d if dim == 3 else F.avg_pool2d
+    radius = max(min(radius, (min(f.shape[2:]) - 1) // 2), 0)   # small images (coarse levels): smaller window
     k, pad = 2 * radius + 1, radius
 
     def mean(x: torch.Tensor) -> torch.Tensor:
