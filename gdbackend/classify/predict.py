@@ -8,9 +8,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..device import choose_device
 from ..errors import InputError
-from ..train import load_model_file, load_weights
+from ..train import load_network
 from .data import Sample, load
 from .networks import build_network
 from .roi import normalised, roi_input
@@ -39,12 +38,7 @@ def prepare_inputs(samples: list[Sample], card: dict,
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """(network in eval mode, model card); a model of another task gives a ModelError."""
-    device = choose_device(device)
-    payload = load_model_file(path, task=TASK, map_location=device)
-    card = payload["card"]
-    model = build_network(card["network"], card["arguments"])
-    load_weights(model, payload["model"], path)
-    return model.to(device).eval(), card
+    return load_network(path, TASK, build_network, device)
 
 
 @torch.no_grad()

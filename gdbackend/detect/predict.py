@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..device import choose_device
-from ..train import load_model_file, load_weights
+from ..train import load_network
 from ..volume import Volume
 from .merge import merge_slices
 from .model import build_detector
@@ -19,12 +18,7 @@ TASK = "detect"
 
 def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """(detector in eval mode, model card); a model of another task gives a ModelError."""
-    device = choose_device(device)
-    payload = load_model_file(path, task=TASK, map_location=device)
-    card = payload["card"]
-    model = build_detector(card["architecture"], card["arguments"])
-    load_weights(model, payload["model"], path)
-    return model.to(device).eval(), card
+    return load_network(path, TASK, build_detector, device)
 
 
 def _on_tissue(image: np.ndarray, boxes: np.ndarray, threshold: float = 0.05) -> np.ndarray:

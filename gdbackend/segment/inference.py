@@ -10,9 +10,8 @@ import SimpleITK as sitk
 import torch
 from monai.inferers import SlidingWindowInferer
 
-from ..device import choose_device
 from ..errors import InputError, ModelError
-from ..train import load_model_file, load_weights
+from ..train import load_network
 from ..volume import Volume
 from .networks import build_network
 from .preprocess import image_to_model
@@ -22,12 +21,7 @@ TASK = "segment"
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """(network in eval mode on `device`, model card) of a segmentation checkpoint."""
-    device = choose_device(device)
-    payload = load_model_file(path, task=TASK, map_location=device)
-    card = payload["card"]
-    model = build_network(card["network"], card["arguments"])
-    load_weights(model, payload["model"], path)
-    return model.to(device).eval(), card
+    return load_network(path, TASK, build_network, device)
 
 
 def inferer(card: dict, overlap: float = 0.5, sw_batch_size: int = 2) -> SlidingWindowInferer:

@@ -30,10 +30,10 @@ validation record), `history`, `epochs_trained`, `train_config` and `torch_versi
 Optimisers: `gd` (full batch: one step per epoch, accumulated over micro-batches of `batch_size`),
 `sgd` (batch size 1), `minibatch` (SGD with momentum / Nesterov), `adam`, `adamw`.
 """
-from .checkpoint import load as load_model_file, load_weights, plain, save as save_checkpoint
+from .checkpoint import load as load_model_file, load_network, load_weights, plain, save as save_checkpoint
 from .engine import TrainConfig, TrainResult, fit, last_path, to_device
 from .events import Event
 from .optim import OPTIMIZERS, SCHEDULES
 
 __all__ = ["Event", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "TrainResult", "fit", "last_path",
-           "load_model_file", "load_weights", "plain", "save_checkpoint", "to_device"]
+           "load_model_file", "load_network", "load_weights", "plain", "save_checkpoint", "to_device"]

@@ -6,6 +6,7 @@ with `torch.load(weights_only=True)`, so a model file can never run code.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,17 @@ def load_weights(model: torch.nn.Module, state: dict, path: str | Path = "the ch
         detail = lines[1] if len(lines) > 1 else lines[0] if lines else ""
         raise ModelError(f"The weights in {path} do not fit the network described by its card ({detail[:200]}): "
                          "the file was edited or written by another version; retrain the model.") from None
+
+
+def load_network(path: str | Path, task: str, build: Callable[[str, dict], torch.nn.Module],
+                 device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """(network in eval mode on `device`, model card) of a `task` checkpoint, the network made by
+    build(name, arguments) from the card; a model of another task gives a ModelError."""
+    from ..device import choose_device
+    device = choose_device(device)
+    payload = load(path, task=task, map_location=device)
+    card = payload["card"]
+    name = card.get("network", card.get("architecture"))
+    model = build(name, card["arguments"])
+    load_weights(model, payload["model"], path)
+    return model.to(device).eval(), card
