@@ -1,13 +1,19 @@
-"""Device choice and seeding, in one place for every capability."""
+"""Device choice, seeding and the out-of-memory fallback, in one place for every capability."""
 from __future__ import annotations
 
+import logging
 import os
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-from .errors import InputError
+from .errors import InputError, ResourceError
+
+T = TypeVar("T")
+_log = logging.getLogger("gdbackend")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -51,3 +57,28 @@ def generator(seed: int | None, device: torch.device) -> torch.Generator:
     else:
         g.manual_seed(seed)
     return g
+
+
+def with_memory_fallback(run: Callable[[torch.device, int], T], device: torch.device, batch: int,
+                         report: Callable[[str], None] | None = None) -> T:
+    """run(device, batch), retried after an out-of-memory error with half the batch, then on the CPU.
+
+    Inference on a big volume can exhaust a small GPU; a slower answer beats an error, and `report`
+    tells the user why it is slower."""
+    report = report or _log.warning
+    size = batch
+    while True:
+        try:
+            return run(device, size)
+        except torch.OutOfMemoryError:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()  # the failed attempt's blocks, before the retry asks again
+            if size > 1:
+                size = max(size // 2, 1)
+                report(f"Out of {device.type} memory: retrying with {size} window(s) at a time.")
+            elif device.type != "cpu":
+                device, size = torch.device("cpu"), batch
+                report("Out of GPU memory even one window at a time: continuing on the CPU (slower).")
+            else:
+                raise ResourceError("Out of memory on the CPU even one window at a time: close other programs, "
+                                    "or crop or downsample the image.") from None

@@ -4,6 +4,7 @@
 
 runs the job the spec describes (see `gdbackend.jobs`) and writes one JSON object per line
 on stdout: {"event": "started"}, {"event": "progress", "fraction", "eta_s", "loss", ...},
+{"event": "message", "message"} for what the user should know (e.g. an out-of-memory fallback),
 then exactly one of {"event": "done", "outputs", "summary"}, {"event": "error", "type",
 "message"} or {"event": "cancelled"}. Outputs are written in a staging folder beside each
 output and moved into place only when the job succeeds, so a failed or cancelled job leaves
@@ -60,6 +61,11 @@ class JobContext:
                          "elapsed_s": round(elapsed, 3), "eta_s": None if eta is None else round(eta, 2), **fields}
         if now - self._last >= PROGRESS_INTERVAL_S:
             self.flush()
+
+    def message(self, text: str) -> None:
+        """Tell the user something at once (never dropped by the rate limit), e.g. why the job slowed down."""
+        self.flush()
+        self._emit({"event": "message", "message": text})
 
     def flush(self) -> None:
         if self._pending is not None:
@@ -158,6 +164,7 @@ class Job:
         self.outputs = list(job.outputs.values())
         self.state, self.result, self.error = "running", None, None
         self.last_progress: dict | None = None
+        self.messages: list[str] = []
         self._events: queue.Queue = queue.Queue()
         self._log: deque[str] = deque(maxlen=40)
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -209,6 +216,8 @@ class Job:
         kind = event.get("event")
         if kind == "progress":
             self.last_progress = event
+        elif kind == "message":
+            self.messages.append(str(event.get("message", "")))
         elif kind == "done":
             self.state, self.result = "done", event
         elif kind == "error" and self.state == "running":

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .errors import InputError, ResourceError
+from .errors import InputError
+from .resources import check_writable
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _PICTURES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -185,11 +186,7 @@ class Volume:
 def write_atomic(path: Path, writer) -> Path:
     """Call writer(tmp_path) on a temporary file beside `path`, fsync it, then rename onto `path`."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.exists():
-        raise ResourceError(f"Output folder {folder} does not exist: create it or choose another output path.")
-    if not os.access(folder, os.W_OK):
-        raise ResourceError(f"Output folder {folder} is not writable: choose another output path.")
+    folder = check_writable(path.parent)
     suffix = "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}.", suffix=suffix, dir=folder)
     os.close(fd)

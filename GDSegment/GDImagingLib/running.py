@@ -56,6 +56,8 @@ class JobController:
         for event in events:
             if event.get("event") == "progress" and self.chart is not None:
                 self.chart.add(event)
+            elif event.get("event") == "message":
+                slicer.util.showStatusMessage(event["message"], 5000)
         progress = self.job.last_progress
         if progress is not None and self.job.running:
             self.progressBar.setValue(int(100 * progress["fraction"]))
@@ -79,7 +81,8 @@ class JobController:
         self.progressBar.setVisible(False)
         job, self.job = self.job, None
         if job.state == "done":
-            self.statusLabel.setText(f"Done in {formatSeconds(job.result.get('seconds'))}.")
+            note = f" {job.messages[-1]}" if job.messages else ""  # e.g. why it took longer than usual
+            self.statusLabel.setText(f"Done in {formatSeconds(job.result.get('seconds'))}.{note}")
             with slicer.util.tryWithErrorDisplay("Could not load the result into the scene.", waitCursor=True):
                 self.onDone(job.result)
             return

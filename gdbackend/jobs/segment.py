@@ -65,7 +65,8 @@ def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], co
     image = Volume.read(inputs["image"])
     context.progress(0.1, message="model loaded")
     label = predict_labels(model, card, image, bool(options.get("flips", False)),
-                    bool(options.get("largest_component", False)), float(options.get("overlap", 0.5)))
+                           bool(options.get("largest_component", False)), float(options.get("overlap", 0.5)),
+                           report=context.message)
     if context.cancelled():
         raise Cancelled("Segmentation cancelled: nothing was written.")
     context.progress(0.9, message="segmented")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable
 
 from ..errors import ModelError, ResourceError
+from ..resources import check_disk_space
 
 Progress = Callable[[int, "int | None"], None]
 CHUNK = 1 << 16
@@ -28,13 +28,6 @@ def sha256_of(path: Path) -> str:
 
 def part_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.part")
-
-
-def _check_space(folder: Path, needed: int) -> None:
-    free = shutil.disk_usage(folder).free
-    if needed > free:
-        raise ResourceError(f"Not enough disk space in {folder}: the model needs {needed / 1e6:.1f} MB more, "
-                            f"{free / 1e6:.1f} MB are free. Free some space or set GDIMAGING_CACHE elsewhere.")
 
 
 def _receive(url: str, part: Path, timeout: float, progress: Progress | None) -> None:
@@ -68,7 +61,8 @@ def download(url: str, dest: str | Path, sha256: str, size: int | None = None, p
     dest = Path(dest)
     part = part_path(dest)
     if size is not None:
-        _check_space(dest.parent, size - (part.stat().st_size if part.exists() else 0))
+        check_disk_space(dest.parent, size - (part.stat().st_size if part.exists() else 0), "the model",
+                         "free some space or set GDIMAGING_CACHE elsewhere")
     error: Exception | None = None
     for _ in range(retries + 1):
         if size is not None and part.exists() and part.stat().st_size == size:

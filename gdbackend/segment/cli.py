@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from ..device import DEVICES
@@ -147,7 +148,7 @@ def run_predict(args: argparse.Namespace) -> int:
     bar = ProgressBar(len(paths), "segment predict")
     written = []
     for k, (path, image) in enumerate(zip(paths, images)):
-        label = predict(model, card, image, args.flips, args.largest_component, args.overlap)
+        label = predict(model, card, image, args.flips, args.largest_component, args.overlap, _report)
         written.append(str(label.write(out / f"{_case_name(path)}.nii.gz")))
         bar.update(k + 1, path.name)
     bar.close()
@@ -164,7 +165,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     bar = ProgressBar(len(cases), "segment evaluate")
     rows = []
     for k, case in enumerate(cases):
-        label = predict(model, card, case.image, args.flips, args.largest_component, args.overlap)
+        label = predict(model, card, case.image, args.flips, args.largest_component, args.overlap, _report)
         rows.append({"case": case.name, **evaluate(label, case.label, card["labels"])})
         bar.update(k + 1, case.name)
     bar.close()
@@ -178,6 +179,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for r in [*rows, {"case": "mean", **mean}]:
             print(f"{r['case']}: dice {r['dice']:.4f}  iou {r['iou']:.4f}  hd95 {r['hd95']:.2f} mm")
     return 0
+
+
+def _report(message: str) -> None:
+    print(f"gd segment: {message}", file=sys.stderr)
 
 
 def _nanmean(values: list[float]) -> float:

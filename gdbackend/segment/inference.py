@@ -3,6 +3,7 @@ test-time flips, probabilities back onto the input grid, optional largest-compon
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import SimpleITK as sitk
 import torch
 from monai.inferers import SlidingWindowInferer
 
+from ..device import with_memory_fallback
 from ..errors import InputError, ModelError
 from ..train import load_network
 from ..volume import Volume
@@ -17,6 +19,7 @@ from .networks import build_network
 from .preprocess import image_to_model
 
 TASK = "segment"
+Report = Callable[[str], None]
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -24,23 +27,39 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
     return load_network(path, TASK, build_network, device)
 
 
-def inferer(card: dict, overlap: float = 0.5, sw_batch_size: int = 2) -> SlidingWindowInferer:
+SW_BATCH = 2  # windows per network call; halved on out-of-memory errors
+
+
+def inferer(card: dict, overlap: float = 0.5, sw_batch_size: int = SW_BATCH) -> SlidingWindowInferer:
     return SlidingWindowInferer(roi_size=card["patch"], sw_batch_size=sw_batch_size, overlap=overlap,
                                 mode="gaussian")
 
 
 def model_probabilities(model: torch.nn.Module, card: dict, image: np.ndarray, device: torch.device,
-                        flips: bool = False, overlap: float = 0.5) -> np.ndarray:
-    """Softmax probabilities (C, ...) of a model-space image (channels, ...); flips average left-right."""
-    x = torch.as_tensor(image[None], dtype=torch.float32, device=device)
-    infer = inferer(card, overlap)
-    amp = torch.autocast("cuda") if device.type == "cuda" else contextlib.nullcontext()
-    with torch.no_grad(), amp:
-        prob = torch.softmax(infer(x, model).float(), 1)
-        if flips:
-            axis = x.ndim - 1  # the left-right axis the model was trained to be symmetric about
-            prob = 0.5 * (prob + torch.softmax(infer(x.flip(axis), model).float(), 1).flip(axis))
-    return prob[0].cpu().numpy()
+                        flips: bool = False, overlap: float = 0.5, report: Report | None = None,
+                        sw_batch_size: int = SW_BATCH) -> np.ndarray:
+    """Softmax probabilities (C, ...) of a model-space image (channels, ...); flips average left-right.
+    Out of memory, it retries with fewer windows at a time, then on the CPU, and says so through `report`."""
+
+    def run(on: torch.device, batch: int) -> np.ndarray:
+        moved = on.type != device.type
+        if moved:
+            model.to(on)  # and back below: the caller keeps its model where it was
+        try:
+            x = torch.as_tensor(image[None], dtype=torch.float32, device=on)
+            infer = inferer(card, overlap, batch)
+            amp = torch.autocast("cuda") if on.type == "cuda" else contextlib.nullcontext()
+            with torch.no_grad(), amp:
+                prob = torch.softmax(infer(x, model).float(), 1)
+                if flips:
+                    axis = x.ndim - 1  # the left-right axis the model was trained to be symmetric about
+                    prob = 0.5 * (prob + torch.softmax(infer(x.flip(axis), model).float(), 1).flip(axis))
+            return prob[0].cpu().numpy()
+        finally:
+            if moved:
+                model.to(device)
+
+    return with_memory_fallback(run, device, sw_batch_size, report)
 
 
 def check_channels(images: list[Volume], card: dict) -> None:
@@ -65,13 +84,14 @@ def to_model_space(images: list[Volume], card: dict) -> tuple[np.ndarray, Volume
 
 
 def predict(model: torch.nn.Module, card: dict, images: Volume | list[Volume], flips: bool = False,
-            largest_component: bool = False, overlap: float = 0.5) -> Volume:
-    """Label map (the card's label values) on the grid of the (first) input image."""
+            largest_component: bool = False, overlap: float = 0.5, report: Report | None = None) -> Volume:
+    """Label map (the card's label values) on the grid of the (first) input image; `report` gets messages
+    such as the out-of-memory fallback (default: the "gdbackend" logger)."""
     images = [images] if isinstance(images, Volume) else list(images)
     check_channels(images, card)
     device = next(model.parameters()).device
     x, grid = to_model_space(images, card)
-    prob = model_probabilities(model, card, x, device, flips, overlap)
+    prob = model_probabilities(model, card, x, device, flips, overlap, report)
     target = images[0]
     # probabilities, not labels, are resampled: smooth borders at the input's (often finer) resolution
     back = np.stack([grid.with_array(p).resample_to(target, "linear", default=float(c == 0)).array
