@@ -14,7 +14,7 @@ from ..segment.preprocess import normaliser
 from ..train import Event, TrainConfig, TrainResult, fit
 from .data import Sample, class_names
 from .metrics import classification_metrics
-from .networks import build_network, network_arguments
+from .networks import build_network, check_size, network_arguments
 from .predict import TASK, predict_probabilities, prepare_inputs
 
 BALANCING = ("none", "weights", "sampling")
@@ -73,8 +73,7 @@ def train_classifier(train: list[Sample], val: list[Sample], config: TrainConfig
     dims = len(size)
     if spacing is not None and len(spacing) != dims:
         raise InputError(f"--spacing needs {dims} values like --size {tuple(size)}, got {tuple(spacing)}.")
-    if any(s < 8 for s in size):
-        raise InputError(f"The model size {tuple(size)} is too small: use at least 8 voxels per axis.")
+    check_size(network, size)
     normaliser(normalisation)
     arguments = network_arguments(network, dims, len(classes))
     card = {"task": TASK, "network": network, "arguments": arguments, "spatial_dims": dims, "in_channels": 1,
