@@ -1,4 +1,5 @@
-"""`gd detect train|predict|evaluate`: Faster R-CNN lesion detection on volumes, boxes in LPS mm."""
+"""`gd detect train|predict|evaluate`: lesion detection on volumes (Faster R-CNN, RetinaNet, FCOS on 2.5D slices;
+MONAI's RetinaNet on whole 3D volumes), boxes in LPS mm."""
 from __future__ import annotations
 
 import argparse
@@ -12,13 +13,15 @@ from ..volume import Volume
 from .boxes import write_boxes
 from .data import read_cases, truth_boxes
 from .metrics import detection_metrics, smaller_than
-from .model import ARCHITECTURES
+from .model import ALL_ARCHITECTURES
 from .predict import detect_volume, load_detector
+from .retina3d import ARCHITECTURES_3D
 from .train import train_detector
+from .train3d import train_retina3d
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="Faster R-CNN lesion detection (2.5D slices, 3D boxes in LPS mm)")
+    p = sub.add_parser("detect", help="lesion detection (2.5D slices or whole 3D volumes, 3D boxes in LPS mm)")
     s = p.add_subparsers(dest="action", required=True)
 
     t = s.add_parser("train", help="train a detector on volumes with label maps or box lists")
@@ -27,10 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val", help="CSV of validation volumes (same form as --data)")
     t.add_argument("--val-boxes", help="box list of the validation volumes")
     t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to NAME.last.pt")
-    t.add_argument("--architecture", default="resnet50_fpn", choices=tuple(ARCHITECTURES))
+    t.add_argument("--architecture", default="resnet50_fpn", choices=ALL_ARCHITECTURES,
+                   help="2.5D: Faster R-CNN (resnet18_fpn, ...), retinanet_*, fcos_*; 3D: retinanet3d")
     t.add_argument("--weights", help="optional local weights file (e.g. torchvision's), loaded where shapes fit")
-    t.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 2.0], help="model spacing x y slice (mm)")
-    t.add_argument("--size", type=int, help="slice size in pixels (default: covers the widest training volume)")
+    t.add_argument("--spacing", type=float, nargs=3, help="model spacing x y z (mm; default 1 1 2, 3D: 2 2 2)")
+    t.add_argument("--size", type=int, help="2.5D slice size in pixels (default: covers the widest training volume)")
+    t.add_argument("--patch-size", type=int, nargs=3, default=[64, 64, 64],
+                   help="3D: training patch and sliding-window size in voxels (multiples of 16)")
+    t.add_argument("--patches-per-volume", type=int, default=4, help="3D: random patches per volume and epoch")
     t.add_argument("--normalisation", default="percentile")
     t.add_argument("--negative-ratio", type=float, default=0.5, help="lesion-free slices per lesion slice")
     t.add_argument("--min-size", type=float, default=0.0, help="validation ignores lesions smaller than this (mm)")
@@ -71,6 +78,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.architecture in ARCHITECTURES_3D and args.size is not None:
+        raise InputError("--size sets the 2.5D slice size; a 3D detector takes --patch-size instead.")
     train = read_cases(args.data, args.boxes)
     val = read_cases(args.val, args.val_boxes) if args.val else []
     config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
@@ -84,15 +93,21 @@ def run_train(args: argparse.Namespace) -> int:
         if e.kind == "step":
             bar.update(e.step, f"epoch {e.epoch} loss {e.loss:.4f}")
 
-    result, card = train_detector(train, val, config, args.out, architecture=args.architecture,
-                                  spacing=tuple(args.spacing), size=args.size, normalisation=args.normalisation,
-                                  negative_ratio=args.negative_ratio, augment=not args.no_augment,
-                                  weights=args.weights, min_size_mm=args.min_size, resume=args.resume,
-                                  on_event=on_event)
+    common = {"normalisation": args.normalisation, "augment": not args.no_augment, "weights": args.weights,
+              "min_size_mm": args.min_size, "resume": args.resume, "on_event": on_event}
+    if args.architecture in ARCHITECTURES_3D:
+        result, card = train_retina3d(train, val, config, args.out, spacing=tuple(args.spacing or (2.0, 2.0, 2.0)),
+                                      patch_size=tuple(args.patch_size),
+                                      patches_per_volume=args.patches_per_volume, **common)
+    else:
+        result, card = train_detector(train, val, config, args.out, architecture=args.architecture,
+                                      spacing=tuple(args.spacing or (1.0, 1.0, 2.0)), size=args.size,
+                                      negative_ratio=args.negative_ratio, **common)
     bar.close()
+    shape = {"patch_size": card["patch_size"]} if "patch_size" in card else \
+        {"slices": card["data"]["train_slices"], "size": card["size"]}
     summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
-               "losses": [round(h["loss"], 5) for h in result.history], "seconds": round(result.seconds, 1),
-               "slices": card["data"]["train_slices"], "size": card["size"]}
+               "losses": [round(h["loss"], 5) for h in result.history], "seconds": round(result.seconds, 1), **shape}
     print(json.dumps(summary) if args.json else f"trained {args.architecture}: best {result.best} -> {args.out}")
     return 0
 

@@ -1,51 +1,98 @@
-"""torchvision Faster R-CNN for lesions: ResNet-50-FPN, MobileNetV3-FPN or ResNet-18-FPN (far less compute
-than ResNet-50, for CPU budgets), never downloading weights, with anchors sized for lesions of a few to a
-hundred pixels and no resizing of the model's slices."""
+"""Lesion detectors by name, never downloading weights: torchvision's two-stage Faster R-CNN (ResNet-50-FPN,
+MobileNetV3-FPN, or ResNet-18-FPN: far less compute, for CPU budgets) and one-stage RetinaNet and FCOS on the
+same ResNet-FPN backbones, for 2.5D slices; MONAI's 3D RetinaNet for whole volumes (gdbackend.detect.retina3d).
+Anchors are sized for lesions of a few to a hundred pixels and the model's slices are never resized."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torchvision.models.detection import FasterRCNN, fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_resnet50_fpn
+from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet, fasterrcnn_mobilenet_v3_large_fpn
+from torchvision.models.detection import fasterrcnn_resnet50_fpn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 from ..errors import InputError, ModelError
+from .retina3d import ARCHITECTURES_3D, build_retina3d
+
+
+def resnet_fpn(name: str) -> torch.nn.Module:
+    """A ResNet-FPN with trainable BatchNorm everywhere (nothing is pretrained), levels at strides 4..64."""
+    return resnet_fpn_backbone(backbone_name=name, weights=None, norm_layer=torch.nn.BatchNorm2d, trainable_layers=5)
+
+
+class SliceTransform(GeneralizedRCNNTransform):
+    """Normalises and batches slices but never resizes them: they are already at the model's spacing, and
+    training crops must keep that scale too (torchvision would stretch a crop to the slice size)."""
+
+    def resize(self, image: torch.Tensor, target: dict | None = None) -> tuple[torch.Tensor, dict | None]:
+        return image, target
 
 
 def fasterrcnn_resnet18_fpn(weights: None = None, weights_backbone: None = None, **arguments) -> FasterRCNN:
-    """Faster R-CNN on a ResNet-18-FPN with trainable BatchNorm everywhere (nothing is pretrained)."""
-    backbone = resnet_fpn_backbone(backbone_name="resnet18", weights=weights_backbone, norm_layer=torch.nn.BatchNorm2d,
-                                   trainable_layers=5)
-    return FasterRCNN(backbone, **arguments)
+    return FasterRCNN(resnet_fpn("resnet18"), **arguments)
 
 
+def _one_stage(family: type, backbone: str):
+    def build(weights: None = None, weights_backbone: None = None, **arguments) -> torch.nn.Module:
+        sizes = ANCHORS[f"{backbone}_fpn"]
+        # FCOS places one point per location; its sizes only decide which level learns which object size
+        ratios = (1.0,) if family is FCOS else RATIOS
+        return family(resnet_fpn(backbone), anchor_generator=AnchorGenerator(sizes, (ratios,) * len(sizes)),
+                      **arguments)
+    return build
+
+
+FAMILIES = {"resnet18_fpn": "faster_rcnn", "resnet50_fpn": "faster_rcnn", "mobilenet_v3_fpn": "faster_rcnn",
+            "retinanet_resnet18_fpn": "retinanet", "retinanet_resnet50_fpn": "retinanet",
+            "fcos_resnet18_fpn": "fcos", "fcos_resnet50_fpn": "fcos"}
 ARCHITECTURES = {"resnet18_fpn": fasterrcnn_resnet18_fpn, "resnet50_fpn": fasterrcnn_resnet50_fpn,
-                 "mobilenet_v3_fpn": fasterrcnn_mobilenet_v3_large_fpn}
+                 "mobilenet_v3_fpn": fasterrcnn_mobilenet_v3_large_fpn,
+                 **{name: _one_stage(RetinaNet if FAMILIES[name] == "retinanet" else FCOS, name.split("_")[1])
+                    for name in FAMILIES if FAMILIES[name] != "faster_rcnn"}}
 RATIOS = (0.5, 1.0, 2.0)
 # one size per FPN level for the ResNets (strides 4..64). ResNet-18 starts at 4 px: lesions of 3-20 mm are
 # 2-13 px on 1.5 mm slices, and the smallest overlap no 8 px anchor well; MobileNetV3's 3 coarse levels
 # each take them all
 ANCHORS = {"resnet18_fpn": ((4,), (8,), (16,), (32,), (64,)), "resnet50_fpn": ((8,), (16,), (32,), (64,), (128,)),
            "mobilenet_v3_fpn": ((8, 16, 32, 64, 128),) * 3}
+ALL_ARCHITECTURES = (*ARCHITECTURES, *ARCHITECTURES_3D)
 
 
 def detector_arguments(architecture: str, size: int) -> dict:
+    """The keyword arguments of the architecture's torchvision class, stored in the model card."""
+    if architecture in ARCHITECTURES_3D:
+        raise InputError(f"{architecture} detects in whole volumes, not in 2.5D slices: train it with "
+                         "gdbackend.detect.train3d.train_retina3d (gd detect train picks it by name).")
     if architecture not in ARCHITECTURES:
-        raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ARCHITECTURES)}.")
-    # min_size = max_size = the slice size: torchvision would otherwise upscale every slice to 800 px
-    # few lesions per slice: sample fewer, more balanced anchors and regions, so positives are not drowned;
+        raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ALL_ARCHITECTURES)}.")
+    # min_size = max_size = the slice size: torchvision would otherwise upscale every slice to 800 px;
     # keep low-scored boxes, which FROC at high false-positive rates counts
-    return {"num_classes": 2, "min_size": size, "max_size": size, "image_mean": [0.3] * 3, "image_std": [0.3] * 3,
-            "rpn_batch_size_per_image": 64, "box_batch_size_per_image": 64, "box_positive_fraction": 0.5,
-            "box_score_thresh": 0.01}
+    common = {"num_classes": 2, "min_size": size, "max_size": size, "image_mean": [0.3] * 3, "image_std": [0.3] * 3}
+    family = FAMILIES[architecture]
+    if family == "faster_rcnn":
+        # few lesions per slice: sample fewer, more balanced anchors and regions, so positives are not drowned
+        return {**common, "rpn_batch_size_per_image": 64, "box_batch_size_per_image": 64,
+                "box_positive_fraction": 0.5, "box_score_thresh": 0.01}
+    # one-stage detectors score every anchor with a focal loss, which already copes with the imbalance;
+    # FCOS's default score threshold (0.2) would cut the low-scored boxes FROC counts
+    return {**common, "score_thresh": 0.01, "detections_per_img": 100}
 
 
 def build_detector(architecture: str, arguments: dict, weights: str | Path | None = None) -> torch.nn.Module:
     """The detector with random weights (weights=None, weights_backbone=None), or a local weights file's
     tensors wherever their shapes fit (e.g. a COCO-trained torchvision file: all but the class head)."""
-    model = ARCHITECTURES[architecture](weights=None, weights_backbone=None, **arguments)
-    model.rpn.anchor_generator = AnchorGenerator(ANCHORS[architecture], (RATIOS,) * len(ANCHORS[architecture]))
+    if architecture in ARCHITECTURES_3D:
+        model = build_retina3d(arguments)
+    elif architecture in ARCHITECTURES:
+        model = ARCHITECTURES[architecture](weights=None, weights_backbone=None, **arguments)
+        model.transform = SliceTransform(arguments["min_size"], arguments["max_size"], arguments["image_mean"],
+                                         arguments["image_std"])
+        if FAMILIES[architecture] == "faster_rcnn":
+            model.rpn.anchor_generator = AnchorGenerator(ANCHORS[architecture], (RATIOS,) * len(ANCHORS[architecture]))
+    else:
+        raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ALL_ARCHITECTURES)}.")
     if weights is not None:
         load_matching(model, weights)
     return model

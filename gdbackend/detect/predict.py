@@ -11,6 +11,7 @@ from ..train import load_network
 from ..volume import Volume
 from .merge import merge_slices
 from .model import build_detector
+from .retina3d import detect_whole_volume
 from .slices import foreground_slices, stack, volume_slices
 
 TASK = "detect"
@@ -32,7 +33,10 @@ def _on_tissue(image: np.ndarray, boxes: np.ndarray, threshold: float = 0.05) ->
 @torch.no_grad()
 def detect_volume(model: torch.nn.Module, card: dict, image: Volume, batch_size: int = 4,
                   prepared: tuple[np.ndarray, Volume] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(boxes (n, 6) LPS mm, scores (n,)), best first; `prepared` reuses volume_slices' output."""
+    """(boxes (n, 6) LPS mm, scores (n,)), best first; `prepared` reuses volume_slices' output. A model
+    whose card names the 3D pipeline detects on the whole volume instead."""
+    if card.get("pipeline") == "3d":
+        return detect_whole_volume(model, card, image)
     array, grid = prepared if prepared is not None else volume_slices(image, card)
     device = next(model.parameters()).device
     was_training = model.training
