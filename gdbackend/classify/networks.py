@@ -19,7 +19,8 @@ def vgg(depth: str, spatial_dims: int, in_channels: int, num_classes: int, head_
     net = getattr(torchvision.models, depth)(weights=None)
     net.features[0] = torch.nn.Conv2d(in_channels, net.features[0].out_channels, 3, padding=1)
     net.avgpool = torch.nn.AdaptiveAvgPool2d(1)
-    net.classifier = torch.nn.Sequential(torch.nn.Linear(512, head_width),   # 512: the last block's channels torch.nn.ReLU(inplace=True),
+    # 512: the channels of VGG's last block
+    net.classifier = torch.nn.Sequential(torch.nn.Linear(512, head_width), torch.nn.ReLU(inplace=True),
                                          torch.nn.Dropout(0.5), torch.nn.Linear(head_width, num_classes))
     return net
 
