@@ -11,6 +11,8 @@ from ..volume import Volume
 from ..segment.preprocess import normaliser
 from .boxes import centred_grid, image_box
 
+TISSUE = 0.05   # normalised intensity above which a pixel is tissue rather than background
+
 
 def normalised(image: Volume, normalisation: str) -> Volume:
     """The whole image normalised once, so that a region keeps its intensity relative to the whole scan."""
@@ -48,6 +50,6 @@ def slice_boxes(numbered: np.ndarray, k: int) -> np.ndarray:
     return np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in found], np.float32).reshape(-1, 4)
 
 
-def foreground_slices(array: np.ndarray, threshold: float = 0.05) -> np.ndarray:
+def foreground_slices(array: np.ndarray, threshold: float = TISSUE) -> np.ndarray:
     """Indices of slices with any tissue: empty slices are skipped at inference."""
     return np.flatnonzero((array > threshold).reshape(len(array), -1).mean(1) > 0.01)

@@ -17,7 +17,7 @@ from .data import DetectionCase, checked, numbered_on, truth_boxes
 from .metrics import detection_metrics, smaller_than
 from .model import build_detector, detector_arguments
 from .predict import TASK, detect_volume
-from .slices import foreground_slices, slice_boxes, stack, volume_slices
+from .slices import TISSUE, foreground_slices, slice_boxes, stack, volume_slices
 
 
 def default_size(cases: list[DetectionCase], spacing: tuple[float, ...]) -> int:
@@ -27,26 +27,58 @@ def default_size(cases: list[DetectionCase], spacing: tuple[float, ...]) -> int:
     return int(np.ceil(widest / 32) * 32)
 
 
-class SliceDataset(Dataset):
-    """2.5D stacks with their lesion boxes: every slice that cuts a lesion plus `negative_ratio` times as
-    many lesion-free tissue slices, flipped at random (seeded per epoch through `set_epoch`)."""
+def random_crop(stack: np.ndarray, boxes: np.ndarray, crop: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A crop x crop window of a (3, H, W) stack holding one of its boxes whole (a tissue point on a slice
+    without lesions), with the boxes that keep at least half their area inside it."""
+    h, w = stack.shape[1:]
+    if len(boxes):
+        x0, y0, x1, y1 = boxes[rng.integers(len(boxes))]
+        # every origin between these keeps the box inside (a box wider than the crop stays centred)
+        low, high = np.array([x1, y1]) - crop, np.array([x0, y0])
+        origin = rng.uniform(np.minimum(low, high), np.maximum(low, high))
+    else:
+        ys, xs = np.nonzero(stack[1] > TISSUE)
+        j = rng.integers(len(ys)) if len(ys) else None
+        origin = (np.array([xs[j], ys[j]]) if j is not None else np.array([w, h]) / 2) - crop / 2
+    ox, oy = np.clip(np.floor(origin), 0, [w - crop, h - crop]).astype(int)
+    shifted = boxes - np.array([ox, oy, ox, oy], np.float32)
+    clipped = np.clip(shifted, 0, crop)
 
-    def __init__(self, stacks: list[np.ndarray], boxes: list[np.ndarray], augment: bool, seed: int | None):
-        self.stacks, self.boxes, self.augment, self.seed = stacks, boxes, augment, seed or 0
-        self.set_epoch(0)
+    def area(b: np.ndarray) -> np.ndarray:
+        return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+
+    return stack[:, oy:oy + crop, ox:ox + crop], clipped[area(clipped) >= 0.5 * area(shifted)]
+
+
+class SliceDataset(Dataset):
+    """2.5D stacks with their lesion boxes, flipped at random and, with `crop`, cut to crop x crop pixels
+    around one of their lesions (most of a slice is background: crops spend the compute where the detector
+    learns). The randomness is seeded by epoch and item (the engine calls `set_epoch`), so a resumed run
+    repeats exactly."""
+
+    def __init__(self, stacks: list[np.ndarray], boxes: list[np.ndarray], augment: bool, seed: int | None,
+                 crop: int | None = None):
+        self.stacks, self.boxes, self.augment, self.seed, self.crop = stacks, boxes, augment, seed or 0, crop
+        self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        self.flips = np.random.default_rng([self.seed, epoch]).random((len(self.stacks), 2)) < 0.5
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.stacks)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict]:
-        x, b = torch.as_tensor(self.stacks[i]), torch.as_tensor(self.boxes[i]).clone()
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        x, b = self.stacks[i], self.boxes[i]
+        if self.crop:
+            x, b = random_crop(x, b, self.crop, rng)
+        x, b = torch.as_tensor(np.ascontiguousarray(x)), torch.as_tensor(b).clone()
         h, w = x.shape[1:]
-        if self.augment and self.flips[i, 0]:
+        flips = rng.random(2) < 0.5 if self.augment else (False, False)
+        if flips[0]:
             x, b[:, [0, 2]] = x.flip(2), w - b[:, [2, 0]]
-        if self.augment and self.flips[i, 1]:
+        if flips[1]:
             x, b[:, [1, 3]] = x.flip(1), h - b[:, [3, 1]]
         return x, {"boxes": b, "labels": torch.ones(len(b), dtype=torch.int64)}
 
@@ -74,11 +106,13 @@ def train_detector(train: list[DetectionCase], val: list[DetectionCase], config:
                    out: str | Path | None = None, *, architecture: str = "resnet50_fpn",
                    spacing: tuple[float, float, float] = (1.0, 1.0, 2.0), size: int | None = None,
                    normalisation: str = "percentile", negative_ratio: float = 0.5, augment: bool = True,
+                   crop: int | None = None,
                    weights: str | Path | None = None, min_size_mm: float = 0.0, resume: str | Path | None = None,
                    on_event: Callable[[Event], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> tuple[TrainResult, dict]:
     """Train and return (engine result, model card); validation reports FROC and mAP on `val` volumes,
-    counting lesions smaller than `min_size_mm` neither as targets nor as false positives."""
+    counting lesions smaller than `min_size_mm` neither as targets nor as false positives. `crop` trains on
+    windows of that many pixels (the detector is convolutional: it still detects on whole slices)."""
     if not train:
         raise InputError("No training volumes: give at least one volume with lesions.")
     train, val = [checked(c) for c in train], [checked(c) for c in val]
@@ -90,6 +124,9 @@ def train_detector(train: list[DetectionCase], val: list[DetectionCase], config:
     size = size or default_size(train, spacing)
     if size < 64 or size % 32:
         raise InputError(f"The slice size must be a multiple of 32 and at least 64 pixels, got {size}.")
+    if crop is not None and not (64 <= crop <= size and crop % 32 == 0):
+        raise InputError(f"The training crop must be a multiple of 32 between 64 and the slice size {size}, "
+                         f"got {crop}.")
     arguments = detector_arguments(architecture, size)
     seed_everything(config.seed)   # the initial weights too, so that a run with a seed repeats
     model = build_detector(architecture, arguments, weights)
@@ -102,7 +139,7 @@ def train_detector(train: list[DetectionCase], val: list[DetectionCase], config:
     val_slices = [volume_slices(c.image, card) for c in val]
     card["data"] = {"train_volumes": [c.name for c in train], "val_volumes": [c.name for c in val],
                     "train_slices": len(stacks), "lesion_slices": int(sum(len(b) > 0 for b in boxes)),
-                    "min_size_mm": min_size_mm}
+                    "min_size_mm": min_size_mm, "crop": crop}
 
     def loss_fn(net: torch.nn.Module, batch: tuple[list, list]) -> torch.Tensor:
         return sum(net(*batch).values())
@@ -111,7 +148,7 @@ def train_detector(train: list[DetectionCase], val: list[DetectionCase], config:
         predictions = [detect_volume(net, card, c.image, prepared=s) for c, s in zip(val, val_slices)]
         return detection_metrics(predictions, val_truth, ignore=ignore)
 
-    dataset = SliceDataset(stacks, boxes, augment, config.seed)
+    dataset = SliceDataset(stacks, boxes, augment, config.seed, crop)
     result = fit(model, loss_fn, dataset, config, card=card, validate=validate if val else None, collate=collate,
                  out=out, resume=resume, on_event=on_event, cancel=cancel)
     return result, card
