@@ -100,7 +100,7 @@ def test_a_failing_job_reports_the_backend_message(tmp_path):
     ({"kind": "teleport"}, "Unknown job kind 'teleport'"),
     ({"inputs": {"fixed": "f.png"}}, "missing ['moving']"),
     ({"outputs": {"transform": "no/such/folder/t.tfm"}}, "does not exist"),
-    ({"options": {"transform": "translation", "speed": 11}}, "Unknown registration option(s) ['speed']"),
+    ({"options": {"transform": "translation", "speed": 11}}, "Unknown register option(s) ['speed']"),
 ])
 def test_an_invalid_spec_is_refused_with_a_message(tmp_path, change, message):
     spec = json.loads(write_spec(tmp_path, {}).read_text()) | change

@@ -55,9 +55,22 @@ def physical_memory() -> int | None:
         return None
 
 
-def check_memory(needed: int, what: str) -> None:
+def check_memory(needed: float, what: str) -> None:
     """Refuse work whose arrays alone would not fit in this machine's memory."""
     total = physical_memory()
     if total is not None and needed > total:
         raise ResourceError(f"{what[0].upper() + what[1:]} needs about {format_bytes(needed)} of memory, more than "
                             f"this machine's {format_bytes(total)}: crop or downsample the image first.")
+
+
+def make_output_folder(folder: str | Path, needed: int = 0, what: str = "output") -> Path:
+    """Create `folder` (with its parents) and check it is writable with `needed` bytes free."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ResourceError(f"Cannot create the {what} folder {folder} ({e.strerror}): choose another "
+                            "output path.") from None
+    check_writable(folder, what)
+    check_disk_space(folder, needed, f"the {what}")
+    return folder

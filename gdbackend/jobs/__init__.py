@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..resources import MODEL_BYTES, check_disk_space, check_writable
+
+# JSON types of option values: a spec is checked before any work starts, so that a typo fails at once
+# with the option's name, not later as a raw error from deep inside the job.
+STR, INT, NUMBER, BOOL, LIST, NULL = str, int, float, bool, list, type(None)
+DEVICE = {"device": (STR,)}
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class JobKind:
     optional_inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()          # required output files
     optional_outputs: tuple[str, ...] = ()
+    options: dict[str, tuple[type, ...]] = field(default_factory=dict)  # option name -> allowed JSON types
 
     def function(self) -> Callable:
         module, name = self.target.split(":")
@@ -30,12 +37,27 @@ class JobKind:
 
 
 KINDS: dict[str, JobKind] = {
-    "register": JobKind("gdbackend.jobs.register:run", ("fixed", "moving"), ("fixed_mask", "moving_mask"),
-                        ("transform",), ("image",)),
-    "segment.train": JobKind("gdbackend.jobs.segment:train", (), ("image", "label"), ("model",)),
-    "segment.predict": JobKind("gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",)),
-    "classify.predict": JobKind("gdbackend.jobs.classify:predict", ("image", "model"), (), ("probabilities",)),
-    "detect.predict": JobKind("gdbackend.jobs.detect:predict", ("image", "model"), (), ("boxes",)),
+    "register": JobKind(
+        "gdbackend.jobs.register:run", ("fixed", "moving"), ("fixed_mask", "moving_mask"), ("transform",), ("image",),
+        {"transform": (STR, LIST), "metric": (STR,), "levels": (INT,), "iterations": (INT, LIST, NULL),
+         "optimizer": (STR,), "learning_rate": (NUMBER, NULL), "samples": (INT, NULL), "tolerance": (NUMBER,),
+         "initialize": (STR,), "grid_spacing": (NUMBER, NULL), "regularization": (NUMBER, NULL),
+         "diffeomorphic": (BOOL,), "seed": (INT, NULL), **DEVICE}),
+    "segment.train": JobKind(
+        "gdbackend.jobs.segment:train", (), ("image", "label"), ("model",), (),
+        {"epochs": (INT,), "optimizer": (STR,), "lr": (NUMBER,), "batch_size": (INT,), "momentum": (NUMBER,),
+         "weight_decay": (NUMBER,), "schedule": (STR,), "seed": (INT, NULL), "patience": (INT, NULL),
+         "data": (STR,), "labels": (STR, LIST), "network": (STR,), "patch": (LIST,), "spacing": (LIST,),
+         "normalisation": (STR,), "loss": (STR,), "samples_per_case": (INT,), "augment": (BOOL,),
+         "val_fraction": (NUMBER,), **DEVICE}),
+    "segment.predict": JobKind(
+        "gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",), (),
+        {"flips": (BOOL,), "largest_component": (BOOL,), "overlap": (NUMBER,), "reference_labels": (LIST, NULL),
+         **DEVICE}),
+    "classify.predict": JobKind("gdbackend.jobs.classify:predict", ("image", "model"), (), ("probabilities",), (),
+                                {"box": (LIST, NULL), **DEVICE}),
+    "detect.predict": JobKind("gdbackend.jobs.detect:predict", ("image", "model"), (), ("boxes",), (),
+                              {"threshold": (NUMBER,), **DEVICE}),
 }
 
 
@@ -48,28 +70,69 @@ class JobSpec:
 
 
 def parse_spec(spec: dict, base: Path | None = None) -> JobSpec:
-    """Check a spec (kind, inputs, options, outputs); relative paths are taken from `base`."""
+    """Check a spec (kind, inputs, options, outputs), its files and the room for its outputs; relative
+    paths are taken from `base`."""
     if not isinstance(spec, dict):
         raise InputError("A job spec is a JSON object with kind, inputs, options and outputs.")
     unknown = set(spec) - {"kind", "inputs", "options", "outputs"}
     if unknown:
         raise InputError(f"Unknown job spec field(s) {sorted(unknown)}: use kind, inputs, options, outputs.")
     name = spec.get("kind")
-    if name not in KINDS:
+    if not isinstance(name, str) or name not in KINDS:
         raise InputError(f"Unknown job kind {name!r}: this gdbackend runs {', '.join(sorted(KINDS))}.")
     kind = KINDS[name]
     options = spec.get("options", {})
     if not isinstance(options, dict):
         raise InputError("The job spec's options must be a JSON object of option names and values.")
+    _check_options(name, options, kind.options)
     inputs = _paths(spec.get("inputs", {}), "inputs", kind.inputs, kind.optional_inputs, base)
     outputs = _paths(spec.get("outputs", {}), "outputs", kind.outputs, kind.optional_outputs, base)
     for key, path in inputs.items():
-        if not path.is_file():
+        if not (path.is_file() or (key == "model" and path.is_dir())):  # a model may be a MONAI bundle folder
             raise InputError(f"Input {key!r} not found: {path}. Write the file before starting the job.")
+    _check_outputs(inputs, outputs)
+    return JobSpec(name, inputs, options, outputs)
+
+
+def _check_options(kind: str, options: dict, allowed: dict[str, tuple[type, ...]]) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"Unknown {kind} option(s) {unknown}: use {', '.join(sorted(allowed))}.")
+    for key, value in options.items():
+        if not any(_fits(value, t) for t in allowed[key]):
+            names = " or ".join(_TYPE_NAMES[t] for t in allowed[key])
+            raise InputError(f"The {kind} option {key!r} must be {names}, got {value!r}.")
+
+
+_TYPE_NAMES = {STR: "a string", INT: "an integer", NUMBER: "a number", BOOL: "true or false", LIST: "a list",
+               NULL: "null"}
+
+
+def _fits(value, t: type) -> bool:
+    if isinstance(value, bool) or t is BOOL:  # JSON true/false are not numbers, and numbers not booleans
+        return isinstance(value, bool) and t is BOOL
+    return isinstance(value, (int, float)) if t is NUMBER else isinstance(value, t)
+
+
+def _check_outputs(inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
+    """Outputs go to distinct files, none an input, in existing writable folders with room for them.
+    Room: a model file, or as much as the inputs take (label maps, resampled images, tables are no bigger)."""
+    resolved = [p.resolve() for p in outputs.values()]
+    if len(set(resolved)) < len(resolved):
+        raise InputError("Two job outputs go to the same file: give each output its own file name.")
+    clash = sorted(k for k, p in outputs.items() if p.resolve() in {q.resolve() for q in inputs.values()})
+    if clash:
+        raise InputError(f"Job output(s) {clash} would overwrite an input: write them to other files.")
+    input_bytes = sum(p.stat().st_size for p in inputs.values())
+    needed: dict[Path, int] = {}
     for key, path in outputs.items():
         if not path.parent.is_dir():
             raise InputError(f"Output {key!r} goes to {path.parent}, which does not exist: create the folder first.")
-    return JobSpec(name, inputs, options, outputs)
+        check_writable(path.parent, f"{key!r} output")
+        size = MODEL_BYTES if path.suffix == ".pt" else input_bytes
+        needed[path.parent.resolve()] = needed.get(path.parent.resolve(), 0) + size
+    for folder, size in needed.items():
+        check_disk_space(folder, size, "the job's outputs")
 
 
 def _paths(given, what: str, required: tuple[str, ...], optional: tuple[str, ...], base: Path | None) -> dict[str, Path]:
@@ -84,7 +147,7 @@ def _paths(given, what: str, required: tuple[str, ...], optional: tuple[str, ...
     for key, value in given.items():
         if value is None:
             continue
-        if not isinstance(value, str):
+        if not isinstance(value, str) or "\0" in value:
             raise InputError(f"Job {what} {key!r} must be a file path (a string), got {value!r}.")
         path = Path(value)
         paths[key] = path if path.is_absolute() or base is None else base / path

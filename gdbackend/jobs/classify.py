@@ -9,17 +9,11 @@ import numpy as np
 from ..classify import load_classifier, predict_probabilities
 from ..classify.data import Sample
 from ..classify.predict import prepare_inputs
-from ..errors import InputError
 from ..volume import Volume
-
-OPTIONS = ("device", "box")
 
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
     """Writes a CSV class,probability; option "box" = [x0, y0, (z0,) x1, y1, (z1)] in LPS mm."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise InputError(f"Unknown classification option(s) {unknown}: use {', '.join(OPTIONS)}.")
     model, card = load_classifier(inputs["model"], options.get("device", "auto"))
     box = options.get("box")
     sample = Sample(Volume.read(inputs["image"]), box=None if box is None else np.asarray(box, float))

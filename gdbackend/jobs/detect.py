@@ -8,14 +8,9 @@ from ..detect.boxes import write_boxes
 from ..errors import InputError
 from ..volume import Volume
 
-OPTIONS = ("device", "threshold")
-
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
     """Writes the boxes scoring at least `threshold` as CSV; the summary lists them as min/max corners."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise InputError(f"Unknown detection option(s) {unknown}: use {', '.join(OPTIONS)}.")
     threshold = float(options.get("threshold", 0.5))
     if not 0 <= threshold <= 1:
         raise InputError(f"The score threshold must be between 0 and 1, got {threshold}.")

@@ -13,20 +13,10 @@ from ..volume import Volume
 
 TRAIN_CONFIG = ("epochs", "optimizer", "lr", "batch_size", "momentum", "weight_decay", "schedule", "device", "seed",
                 "patience")
-TRAIN_OPTIONS = TRAIN_CONFIG + ("data", "labels", "network", "patch", "spacing", "normalisation", "loss",
-                                "samples_per_case", "augment", "val_fraction")
-PREDICT_OPTIONS = ("device", "flips", "largest_component", "overlap", "reference_labels")
-
-
-def _check(options: dict, allowed: tuple[str, ...], what: str) -> None:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InputError(f"Unknown {what} option(s) {unknown}: use {', '.join(allowed)}.")
 
 
 def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
     """A model from a folder of cases (option "data") or one image/label pair (inputs "image", "label")."""
-    _check(options, TRAIN_OPTIONS, "segmentation training")
     labels = options.get("labels")
     labels = parse_labels(labels) if isinstance(labels, str) else labels
     if not labels:
@@ -60,7 +50,6 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
     """Label map of an image with a model file; with a "reference" label map, Dice/IoU/HD95 too."""
-    _check(options, PREDICT_OPTIONS, "segmentation")
     model, card = load_model(inputs["model"], options.get("device", "auto"))
     image = Volume.read(inputs["image"])
     context.progress(0.1, message="model loaded")

@@ -6,6 +6,7 @@ import json
 
 from ..errors import InputError
 from ..progress import ProgressBar
+from ..resources import check_output
 from ..volume import Volume
 from . import METRICS, OPTIMIZERS, TRANSFORMS, register
 
@@ -45,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"Unknown transform {bad or args.transform!r}: use {', '.join(TRANSFORMS)}.")
     fixed, moving = Volume.read(args.fixed), Volume.read(args.moving)
     masks = [Volume.read(p) if p else None for p in (args.fixed_mask, args.moving_mask)]
+    check_output(args.output_transform, 8 * fixed.ndim * fixed.array.size, "transform")  # at most a dense field
+    if args.output_image:
+        check_output(args.output_image, 4 * fixed.array.size, "image")
     iterations = args.iterations[0] if args.iterations and len(args.iterations) == 1 else args.iterations
     per_level = iterations if isinstance(iterations, list) else [iterations or 300] * args.levels
     bar = ProgressBar(sum(per_level) * len(stages), "register")

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..device import DEVICES
 from ..errors import InputError
 from ..progress import ProgressBar
+from ..resources import MODEL_BYTES, check_output, make_output_folder
 from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig, last_path
 from ..volume import Volume
 from .data import IMAGE_SUFFIXES, check_case, load_cases, split
@@ -102,6 +103,7 @@ def _network_args(text: str | None) -> dict | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_output(args.out, 2 * MODEL_BYTES, "model")  # MODEL.pt and MODEL.last.pt, before hours of training
     labels = parse_labels(args.labels)
     overrides = _network_args(args.network_args)
     patch, spacing = _sizes(args.patch, int), _sizes(args.spacing)
@@ -142,9 +144,9 @@ def _case_name(path: Path) -> str:
 def run_predict(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.images]
     out = Path(args.out)
-    model, card = load_model(args.model, args.device)
     images = [Volume.read(p) for p in paths]   # every file is read (and refused) before any work
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out, sum(2 * im.array.size for im in images), "label maps")  # uint16, uncompressed
+    model, card = load_model(args.model, args.device)
     bar = ProgressBar(len(paths), "segment predict")
     written = []
     for k, (path, image) in enumerate(zip(paths, images)):
@@ -158,6 +160,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.csv:
+        check_output(args.csv, 0, "CSV")
     model, card = load_model(args.model, args.device)
     cases = load_cases(args.data)
     for case in cases:   # every case is checked before the model runs
