@@ -208,8 +208,8 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
                  progress=None, **options):
         """Synchronous registration in this process (console, tests); returns the transform node."""
         spec = self.prepareJob(fixedVolume, movingVolume, resample=outputVolume is not None, **options)
-        return self.applyResult(runJobHere(spec, progress), fixedVolume, movingVolume, outputTransform,
-                                outputVolume, showResult)
+        return runJobHere(spec, lambda result: self.applyResult(result, fixedVolume, movingVolume, outputTransform,
+                                                                outputVolume, showResult), progress)
 
 
 class GDRegisterTest(ScriptedLoadableModuleTest):

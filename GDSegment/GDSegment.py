@@ -100,9 +100,22 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.runners[name] = JobController(self.buttons[name], self.ui.progressBar, self.ui.statusLabel, done,
                                                text, chart)
             self.buttons[name].connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
+        self.ui.importModelButton.connect("clicked(bool)", lambda checked: self.onImportModel())
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.initializeParameterNode()
+
+    def onImportModel(self) -> None:
+        """Choose a model file; once checked and copied into the model cache, it becomes the Segment model."""
+        import qt
+        from GDImagingLib.models import MODEL_FILTER
+        path = qt.QFileDialog.getOpenFileName(self.parent, _("Import a segmentation model"), "", _(MODEL_FILTER))
+        if not path:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Could not import the model."), waitCursor=True):
+            self._parameterNode.segmentModel = self.logic.importModel(path)
+            self.ui.statusLabel.setText(_("Imported {name} into the model cache.").format(
+                name=self._parameterNode.segmentModel.name))
 
     def cleanup(self) -> None:
         for runner in self.runners.values():
@@ -214,6 +227,11 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return GDSegmentParameterNode(super().getParameterNode())
 
+    def importModel(self, path, task: str = "segment") -> Path:
+        """Check a local model file and copy it into the model cache; returns the cached file."""
+        from GDImagingLib.models import importModelFile
+        return importModelFile(path, task)
+
     # ---------------------------------------------------------------- segment
     def prepareSegmentation(self, volume, model, reference=None, device: str = "auto") -> Path:
         folder = jobFolder("segment")
@@ -244,7 +262,8 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
                 progress=None):
         """Synchronous segmentation in this process; returns (segmentation node, metrics table or None)."""
         spec = self.prepareSegmentation(volume, model, reference, device)
-        return self.applySegmentation(runJobHere(spec, progress), volume, segmentation, table)
+        return runJobHere(spec, lambda result: self.applySegmentation(result, volume, segmentation, table),
+                          progress)
 
     # ---------------------------------------------------------------- train
     def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, network: str = "unet",
@@ -267,7 +286,7 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
     def train(self, modelPath, volume=None, segmentation=None, folder=None, progress=None, **options) -> Path:
         """Synchronous training in this process; returns the model file."""
         spec = self.prepareTraining(modelPath, volume, segmentation, folder, **options)
-        return Path(runJobHere(spec, progress)["outputs"]["model"])
+        return runJobHere(spec, lambda result: Path(result["outputs"]["model"]), progress)
 
     # ---------------------------------------------------------------- classify
     def prepareClassification(self, volume, model, roi=None, device: str = "auto") -> Path:

@@ -2,6 +2,8 @@
 result that, placed as a transform node, moves the moving volume onto the fixed one (checked in RAS)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -129,9 +131,9 @@ def test_a_deformable_result_becomes_a_grid_transform_node_that_aligns_the_volum
     moving = nodes.addVolumeNode(Volume.from_sitk(shifted), "moving")
     logic = GDRegister.GDRegisterLogic()
     spec = logic.prepareJob(fixed, moving, transform="bspline", levels=2, iterations=100, device="cpu")
-    result = runJobHere(spec)
     grid = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLGridTransformNode", "mine")
-    node = logic.applyResult(result, fixed, moving, outputTransform=grid)
+    node = runJobHere(spec, lambda result: logic.applyResult(result, fixed, moving, outputTransform=grid))
+    assert not Path(spec).parent.exists()  # the job's files (patient images) are gone
     assert node is grid and moving.GetTransformNodeID() == grid.GetID()
     assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLGridTransformNode") == 1  # the loaded copy is gone
     k, j, i = np.mgrid[20:40:3, 25:47:3, 20:40:3]
@@ -153,8 +155,8 @@ def test_a_deformable_result_of_single_slices_is_loaded_as_a_3d_grid():
     moving = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBSplined10.png")), "moving",
                                  sliceZ=7.0)
     logic = GDRegister.GDRegisterLogic()
-    result = runJobHere(logic.prepareJob(fixed, moving, transform="bspline", levels=2, iterations=100, device="cpu"))
-    node = logic.applyResult(result, fixed, moving)
+    spec = logic.prepareJob(fixed, moving, transform="bspline", levels=2, iterations=100, device="cpu")
+    node = runJobHere(spec, lambda result: logic.applyResult(result, fixed, moving))
     assert node.GetClassName() == "vtkMRMLGridTransformNode"
     j, i = np.mgrid[40:200:6, 40:200:6]
     ras = np.c_[-i.ravel(), -j.ravel(), np.full(i.size, 7.0)]

@@ -1,8 +1,12 @@
 """A panel running a real background job with real Qt widgets (the GDRegister .ui): Apply becomes Cancel,
 a timer polls the job while the event loop stays free, progress and the loss chart update live, the result
-lands in the scene on the main thread; cancel leaves nothing in the scene or on disk."""
+lands in the scene on the main thread; cancel, a killed job process or a result that fails to load leave
+nothing in the scene or on disk."""
 from __future__ import annotations
 
+import os
+import signal
+import stat
 import time
 from pathlib import Path
 
@@ -68,6 +72,7 @@ def test_apply_runs_in_the_background_with_live_progress_and_places_the_result()
     assert chart.GetTitle() == "Registration loss" and table.GetNumberOfRows() >= 2
     assert series.GetXColumnName() == "iteration" and series.GetYColumnName() == "loss"
     assert moving.GetTransformNodeID() == done[0].GetID()
+    assert not Path(spec).parent.exists()  # inputs, spec and result files are removed once in the scene
 
 
 def test_cancel_stops_the_job_and_leaves_nothing_behind():
@@ -85,4 +90,48 @@ def test_cancel_stops_the_job_and_leaves_nothing_behind():
     assert w["applyButton"].text() == "Apply" and "Cancelled" in w["statusLabel"].text()
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before  # the live chart is gone too
     assert moving.GetTransformNodeID() is None
-    assert sorted(p.name for p in Path(spec).parent.iterdir()) == ["fixed.nii.gz", "moving.nii.gz", "spec.json"]
+    assert not Path(spec).parent.exists()  # the job's files are removed
+
+
+def test_a_killed_job_is_reported_and_the_scene_is_unchanged():
+    ui, w, runner, logic, fixed, moving, done = panel()
+    spec = logic.prepareJob(fixed, moving, transform="affine", levels=1, iterations=10 ** 6, device="cpu",
+                            tolerance=0)
+    assert stat.S_IMODE(Path(spec).parent.stat().st_mode) == 0o700  # patient images: private to the user
+    nodes_before = slicer.mrmlScene.GetNumberOfNodes()
+    slicer.util._messages.clear()
+    runner.start(startJob(spec))
+    spin(runner, 60, until=lambda: slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None)
+    assert runner.running
+    os.killpg(runner.job.process.pid, signal.SIGKILL)  # as the system's out-of-memory killer would
+    spin(runner, 10)
+    assert not runner.running and not done
+    errors = [text for kind, text in slicer.util._messages if kind == "error"]
+    assert len(errors) == 1 and "ended unexpectedly (signal SIGKILL)" in errors[0] and "memory" in errors[0]
+    assert w["applyButton"].text() == "Apply" and w["statusLabel"].text().startswith("Failed: nothing was changed")
+    assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before and moving.GetTransformNodeID() is None
+    assert not Path(spec).parent.exists()
+
+
+def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged():
+    ui, w, runner, logic, fixed, moving, done = panel()
+
+    def half_load(result):
+        logic.applyResult(result, fixed, moving)  # a transform node, and the moving volume placed under it
+        moving.SetAndObserveTransformNodeID(None)
+        slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "half-made")
+        raise OSError("disk read error")
+
+    runner.onDone = half_load
+    spec = logic.prepareJob(fixed, moving, transform="translation", levels=1, iterations=20, device="cpu")
+    nodes_before = slicer.mrmlScene.GetNumberOfNodes()
+    slicer.util._messages.clear()
+    runner.start(startJob(spec))
+    spin(runner, 60)
+    assert not runner.running
+    errors = [text for kind, text in slicer.util._messages if kind == "error"]
+    assert len(errors) == 1 and "Could not load the result" in errors[0] and "disk read error" in errors[0]
+    assert "nothing was added" in w["statusLabel"].text()
+    assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before
+    assert slicer.mrmlScene.GetFirstNodeByName("half-made") is None
+    assert not Path(spec).parent.exists()

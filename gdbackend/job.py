@@ -229,9 +229,11 @@ class Job:
         code = self.process.wait()
         if self.state == "running":  # the process ended without a final event: it crashed
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            hint = (" It was killed from outside, often by the system when memory runs out: try a smaller image "
+                    "or close other programs." if code == -getattr(signal, "SIGKILL", 9) else "")
             tail = "\n".join(list(self._log)[-5:])
             self.state = "failed"
-            self.error = (f"The job process ended unexpectedly ({how}) without a result."
+            self.error = (f"The job process ended unexpectedly ({how}) without a result.{hint}"
                           + (f" Its last output:\n{tail}" if tail else ""))
         if self.state != "done":
             remove_staging(self.outputs, self.process.pid)

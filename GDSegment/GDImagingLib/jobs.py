@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import slicer
 
 from gdbackend.job import Job, run_spec
 
 from .nodes import writeVolume
+
+FOLDER_PREFIX = "GDImaging-"
+T = TypeVar("T")
 
 
 def pythonExecutable() -> str:
@@ -20,7 +26,15 @@ def pythonExecutable() -> str:
 
 
 def jobFolder(name: str) -> Path:
-    return Path(slicer.util.tempDirectory(f"GDImaging-{name}-"))
+    """A new folder in Slicer's temporary folder, private to the user (0700): the inputs are patient images."""
+    return Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{name}-", dir=slicer.app.temporaryPath))
+
+
+def removeJobFolder(specPath: Path) -> None:
+    """Delete a job's folder (inputs, spec, result files) once its results are in the scene."""
+    folder = Path(specPath).parent
+    if folder.name.startswith(FOLDER_PREFIX):  # only folders jobFolder made, never one a user chose
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def writeSpec(folder: Path, kind: str, inputNodes: dict, options: dict, outputs: dict[str, str],
@@ -40,6 +54,10 @@ def startJob(specPath: Path) -> Job:
     return Job(specPath, python=pythonExecutable(), env=slicer.util.startupEnvironment())
 
 
-def runJobHere(specPath: Path, progress=None) -> dict:
-    """The same job in this process, blocking; returns the "done" event."""
-    return run_spec(json.loads(Path(specPath).read_text()), emit=progress, base=Path(specPath).parent)
+def runJobHere(specPath: Path, apply: Callable[[dict], T], progress=None) -> T:
+    """The same job in this process, blocking; `apply` gets the "done" event and reads the result files
+    (into the scene), then the job folder is removed. Returns what `apply` returns."""
+    try:
+        return apply(run_spec(json.loads(Path(specPath).read_text()), emit=progress, base=Path(specPath).parent))
+    finally:
+        removeJobFolder(specPath)

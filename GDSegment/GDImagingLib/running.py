@@ -1,8 +1,10 @@
 """One backend job per panel, watched from the GUI: Apply becomes Cancel, a timer polls the job,
 the progress bar shows progress and ETA, the loss curve is plotted live, and results are placed
-in the scene on the main thread when the job is done."""
+in the scene on the main thread when the job is done. A job that fails, is cancelled or dies leaves the
+scene as it was, and its folder of temporary files is removed in every case."""
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 
 import qt
@@ -11,6 +13,7 @@ import slicer
 from gdbackend.job import Job
 
 from .charts import LossChart
+from .jobs import removeJobFolder
 
 POLL_MS = 200
 
@@ -80,16 +83,42 @@ class JobController:
         self.button.setText(self.buttonText)
         self.progressBar.setVisible(False)
         job, self.job = self.job, None
-        if job.state == "done":
-            note = f" {job.messages[-1]}" if job.messages else ""  # e.g. why it took longer than usual
-            self.statusLabel.setText(f"Done in {formatSeconds(job.result.get('seconds'))}.{note}")
-            with slicer.util.tryWithErrorDisplay("Could not load the result into the scene.", waitCursor=True):
-                self.onDone(job.result)
-            return
-        if self.chart is not None:
-            self.chart.removeNodes()
-        if job.state == "cancelled":
-            self.statusLabel.setText("Cancelled: nothing was changed.")
-        else:
-            self.statusLabel.setText("Failed: see the error message.")
-            slicer.util.errorDisplay(f"The computation failed:\n{job.error}", detailedText=job.log)
+        try:
+            if job.state == "done" and self._apply(job):
+                return
+            if self.chart is not None:
+                self.chart.removeNodes()
+            if job.state == "cancelled":
+                self.statusLabel.setText("Cancelled: nothing was changed.")
+            elif job.state != "done":
+                self.statusLabel.setText("Failed: nothing was changed; see the error message.")
+                slicer.util.errorDisplay(f"The computation failed:\n{job.error}", detailedText=job.log)
+        finally:
+            removeJobFolder(job.spec_path)
+
+    def _apply(self, job: Job) -> bool:
+        """Results into the scene; if that fails half-way, the nodes it added are removed again."""
+        before = sceneNodeIDs()
+        try:
+            self.onDone(job.result)
+        except Exception as e:
+            removeNodesAddedSince(before)
+            self.statusLabel.setText("Could not load the result: nothing was added to the scene.")
+            slicer.util.errorDisplay(f"Could not load the result into the scene:\n{e}",
+                                     detailedText=traceback.format_exc())
+            return False
+        note = f" {job.messages[-1]}" if job.messages else ""  # e.g. why it took longer than usual
+        self.statusLabel.setText(f"Done in {formatSeconds(job.result.get('seconds'))}.{note}")
+        return True
+
+
+def sceneNodeIDs() -> set[str]:
+    scene = slicer.mrmlScene
+    return {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+
+
+def removeNodesAddedSince(before: set[str]) -> None:
+    scene = slicer.mrmlScene
+    added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
+    for node in reversed([n for n in added if n.GetID() not in before]):  # display nodes before their owners
+        scene.RemoveNode(node)

@@ -9,6 +9,7 @@ Testing/test_slicer_double.py). `qt` is real Qt (PySide6) under PythonQt's modul
 from __future__ import annotations
 
 import sys
+import tempfile
 import types
 
 from . import mrml_core, mrml_nodes, mrml_results, sampledata, scripted, util
@@ -28,6 +29,10 @@ class _Application:
 
     def processEvents(self) -> None:
         pass
+
+    @property
+    def temporaryPath(self) -> str:  # a Q_PROPERTY: an attribute in PythonQt
+        return tempfile.gettempdir()
 
 
 def _qt_module() -> types.ModuleType:

@@ -235,6 +235,10 @@ class vtkMRMLScene(vtk.vtkObject):
     def GetNumberOfNodes(self) -> int:
         return len(self._nodes)
 
+    def GetNthNode(self, n: int):
+        nodes = list(self._nodes.values())
+        return nodes[n] if 0 <= n < len(nodes) else None
+
     def GetSingletonNode(self, tag: str, class_name: str):
         return next((n for n in self._by_class(class_name) if n.GetSingletonTag() == tag), None)
 
