@@ -11,10 +11,11 @@ import SimpleITK as sitk
 import torch
 from monai.inferers import SlidingWindowInferer
 
-from ..device import with_memory_fallback
+from ..device import choose_device, with_memory_fallback
 from ..errors import InputError, ModelError
 from ..train import load_network
 from ..volume import Volume
+from .bundle import is_bundle, load_bundle
 from .networks import build_network
 from .preprocess import image_to_model
 
@@ -23,7 +24,9 @@ Report = Callable[[str], None]
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """(network in eval mode on `device`, model card) of a segmentation checkpoint."""
+    """(network in eval mode on `device`, model card) of a segmentation checkpoint or a MONAI bundle folder."""
+    if is_bundle(path):
+        return load_bundle(path, choose_device(device))
     return load_network(path, TASK, build_network, device)
 
 

@@ -9,9 +9,11 @@ from monai.transforms import NormalizeIntensity, ScaleIntensityRange, ScaleInten
 
 from ..checks import check_intensities
 from ..errors import InputError
+from ..resources import check_memory
 from ..volume import Volume
 
-NORMALISATIONS = ("percentile", "zscore", "ct:LOW,HIGH")
+NORMALISATIONS = ("percentile", "zscore", "ct:LOW,HIGH", "none")
+BYTES_PER_MODEL_VOXEL = 16  # float32 image, its resampled and normalised copies, and a share of the probabilities
 
 
 def model_grid(volume: Volume, spacing: tuple[float, ...]) -> Volume:
@@ -25,12 +27,19 @@ def model_grid(volume: Volume, spacing: tuple[float, ...]) -> Volume:
                         for corner in itertools.product(*[(0, n) for n in volume.size])])[:, :d]
     low, high = corners.min(0), corners.max(0)
     spacing = np.asarray(spacing, float)
-    size = np.maximum(np.ceil((high - low) / spacing - 1e-6).astype(int), 1)
+    extent = np.maximum(np.ceil((high - low) / spacing - 1e-6), 1)
+    shape = " x ".join(f"{n:.0f}" for n in extent[::-1])
+    check_memory(float(np.prod(extent)) * BYTES_PER_MODEL_VOXEL,
+                 f"the image on the model grid ({shape} voxels at {'/'.join(f'{v:g}' for v in spacing)} mm)")
+    size = extent.astype(int)
     return Volume(np.zeros(size[::-1], np.uint8), tuple(spacing), tuple(low + spacing / 2))
 
 
 def normaliser(name: str):
-    """A MONAI intensity transform by name: robust 0.5-99.5 percentile range, z-score, or a CT window."""
+    """A MONAI intensity transform by name: robust 0.5-99.5 percentile range, z-score, a CT window, or none
+    (for MONAI bundles that feed raw intensities)."""
+    if name == "none":
+        return lambda array: array
     if name == "percentile":
         return ScaleIntensityRangePercentiles(lower=0.5, upper=99.5, b_min=0.0, b_max=1.0, clip=False)
     if name == "zscore":
