@@ -98,11 +98,12 @@ def test_a_full_disk_is_refused_with_the_space_needed_and_free(files, monkeypatc
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
                     max_leaves=8)
+PATHISH = st.text(alphabet=st.sampled_from(list("ab./\\~ \0\n")), max_size=10)  # odd file names
 
 
 @settings(max_examples=int(os.environ.get("GD_FUZZ_EXAMPLES", 300)), deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(["kind", "inputs", "options", "outputs", "option", "input", "output", "whole"]),
-       value=JSON, key=st.sampled_from(["fixed", "moving", "transform", "image", "levels", "metric", "x"]))
+       value=JSON | PATHISH, key=st.sampled_from(["fixed", "moving", "transform", "image", "levels", "metric", "x"]))
 def test_any_json_gets_a_checked_spec_or_the_projects_error(files, field, value, key):
     """Whatever JSON a spec holds, parse_spec answers with a JobSpec or a GDError, never a raw TypeError."""
     bad = spec()
