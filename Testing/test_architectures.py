@@ -68,6 +68,8 @@ def test_classifier_model_file_round_trip(patches, tmp_path):
     model, loaded = load_classifier(tmp_path / "vgg.pt")
     inputs = prepare_inputs(samples, loaded)
     assert loaded["arguments"] == card["arguments"] and loaded["arguments"]["head_width"] == 256
+    # the small head of the docs: pooled 512 features, one hidden layer, dropout
+    assert [type(m).__name__ for m in model.classifier] == ["Linear", "ReLU", "Dropout", "Linear"]
     np.testing.assert_allclose(predict_probabilities(model, inputs), predict_probabilities(result.model, inputs),
                                atol=1e-6)
 
@@ -84,7 +86,8 @@ def test_classifier_choices_are_checked(patches, tmp_path, capsys):
                  "--size", "32", "32", "32"]) == 2
     assert "2D network" in capsys.readouterr().err
     # the 3D and 2D DenseNets really are what their cards say
-    assert build_network("densenet169", network_arguments("densenet169", 3, 3))(torch.zeros(2, 1, 32, 32, 32)).shape == (2, 3)
+    densenet = build_network("densenet169", network_arguments("densenet169", 3, 3))
+    assert densenet(torch.zeros(2, 1, 32, 32, 32)).shape == (2, 3)
 
 
 @pytest.mark.parametrize("architecture,options", [
@@ -99,7 +102,8 @@ def test_detector_cli(architecture, options, volumes, tmp_path, capsys):
     summary = last_json(capsys)
     assert summary["epochs"] == 1 and {"cpm", "map50"} <= set(summary["best"])
     card = load_model_file(model, task="detect")["card"]
-    assert card["architecture"] == architecture and card.get("pipeline", "2.5d") == ("3d" if "3d" in architecture else "2.5d")
+    assert card["architecture"] == architecture
+    assert card.get("pipeline", "2.5d") == ("3d" if architecture == "retinanet3d" else "2.5d")
     image = tmp_path / "data" / "images" / f"{volumes[0].name}.nii.gz"
     assert main(["detect", "predict", "--model", str(model), str(image), "--out", str(tmp_path / "boxes.json")]) == 0
     boxes = json.loads((tmp_path / "boxes.json").read_text())[image.name]

@@ -1,5 +1,5 @@
-"""Image classification with MONAI ResNets (2D/3D, whole image or a region of interest), trained by the
-shared engine; see docs/classification.md."""
+"""Image classification with MONAI ResNets and DenseNets (2D/3D) or torchvision VGGs (2D), on the whole image
+or a region of interest, trained by the shared engine; see docs/classification.md."""
 from .metrics import classification_metrics
 from .networks import NETWORKS
 from .predict import TASK, load_classifier, predict_probabilities

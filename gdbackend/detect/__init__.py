@@ -1,10 +1,12 @@
-"""Lesion detection with torchvision's Faster R-CNN on 2.5D slices, merged into 3D boxes in LPS mm;
-see docs/detection.md."""
+"""Lesion detection, boxes in LPS mm: torchvision's Faster R-CNN, RetinaNet or FCOS on 2.5D slices merged into
+3D boxes, or MONAI's 3D RetinaNet on whole volumes; see docs/detection.md."""
 from .data import DetectionCase, read_cases, truth_boxes
 from .metrics import coco_map, detection_metrics, froc
-from .model import ARCHITECTURES
+from .model import ALL_ARCHITECTURES, ARCHITECTURES
 from .predict import TASK, detect_volume, load_detector
 from .train import train_detector
+from .train3d import train_retina3d
 
-__all__ = ["ARCHITECTURES", "DetectionCase", "TASK", "coco_map", "detect_volume", "detection_metrics", "froc",
-           "load_detector", "read_cases", "train_detector", "truth_boxes"]
+__all__ = ["ALL_ARCHITECTURES", "ARCHITECTURES", "DetectionCase", "TASK", "coco_map", "detect_volume",
+           "detection_metrics", "froc", "load_detector", "read_cases", "train_detector", "train_retina3d",
+           "truth_boxes"]

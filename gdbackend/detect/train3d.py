@@ -14,7 +14,7 @@ from ..segment.preprocess import normaliser
 from ..train import Event, TrainConfig, TrainResult, fit
 from .data import DetectionCase, checked, truth_boxes
 from .metrics import detection_metrics, smaller_than
-from .model import build_detector, load_matching
+from .model import build_detector
 from .predict import TASK
 from .retina3d import detect_whole_volume, retina3d_arguments, size_divisible, to_voxels, volume_input
 from .train import collate
@@ -94,9 +94,7 @@ def train_retina3d(train: list[DetectionCase], val: list[DetectionCase], config:
     if len(patch_size) != 3 or any(p < step or p % step for p in patch_size):
         raise InputError(f"The 3D patch size must be 3 multiples of {step} (at least {step}), got {tuple(patch_size)}.")
     seed_everything(config.seed)   # the initial weights too, so that a run with a seed repeats
-    model = build_detector("retinanet3d", arguments)
-    if weights is not None:
-        load_matching(model, weights)
+    model = build_detector("retinanet3d", arguments, weights)
     card = {"task": TASK, "architecture": "retinanet3d", "pipeline": "3d", "arguments": arguments, "in_channels": 1,
             "channels": ["image"], "spacing": list(spacing), "patch_size": list(arguments["patch_size"]),
             "normalisation": normalisation, "classes": ["lesion"]}
