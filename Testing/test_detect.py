@@ -60,7 +60,8 @@ def test_cli_train_predict_evaluate(trained, tmp_path, capsys):
     _, _, model, train = trained
     data = write_csv(train[:1], tmp_path / "data")
     assert main(["detect", "train", "--data", str(data), "--out", str(tmp_path / "m.pt"), "--epochs", "1",
-                 "--architecture", "mobilenet_v3_fpn", "--spacing", "2", "2", "4", "--size", "128", "--json"]) == 0
+                 "--architecture", "mobilenet_v3_fpn", "--spacing", "2", "2", "4", "--size", "128", "--crop", "64",
+                 "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["epochs"] == 1 and summary["size"] == 128
     image = tmp_path / "data" / "images" / f"{train[0].name}.nii.gz"

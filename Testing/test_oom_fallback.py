@@ -106,3 +106,44 @@ def test_gpu_oom_falls_back_to_the_cpu_and_keeps_the_model_on_the_gpu():
     np.testing.assert_allclose(prob, normal, atol=1e-5)
     assert "continuing on the CPU" in messages[-1]
     assert next(flaky.parameters()).is_cuda
+
+
+def test_classification_retries_with_fewer_patches():
+    from gdbackend.classify import predict_probabilities
+    from gdbackend.classify.networks import build_network as classifier, network_arguments as classifier_arguments
+
+    torch.manual_seed(0)
+    net = classifier("resnet10", classifier_arguments("resnet10", 2, 2)).eval()
+    inputs = np.random.default_rng(0).normal(size=(6, 1, 32, 32)).astype(np.float32)
+    normal, messages = predict_probabilities(net, inputs, batch_size=4), []
+    flaky = OutOfMemoryAbove(net, limit=2)
+    np.testing.assert_allclose(predict_probabilities(flaky, inputs, 4, messages.append), normal, atol=1e-6)
+    assert flaky.batches[0] == 4 and max(flaky.batches[1:]) == 2
+    assert messages == ["Out of cpu memory: retrying with 2 patch(es) at a time."]
+
+
+class DetectorOutOfMemoryAbove(OutOfMemoryAbove):
+    """A detector takes a list of slices: more than `limit` at a time runs out of memory."""
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict]:
+        self.batches.append(len(images))
+        if len(images) > self.limit:
+            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {len(images)} slices")
+        return self.net(images)
+
+
+def test_detection_retries_with_fewer_slices():
+    from gdbackend.detect import detect_volume
+    from gdbackend.detect.model import build_detector, detector_arguments
+    from gdbackend.lesions import lesion_case
+
+    torch.manual_seed(0)
+    net = build_detector("resnet18_fpn", detector_arguments("resnet18_fpn", 64)).eval()
+    card = {"spacing": [4.0, 4.0, 8.0], "size": 64, "normalisation": "percentile"}
+    image = lesion_case("itk_t1", 1, seed=3).image
+    boxes, scores = detect_volume(net, card, image, batch_size=4)
+    flaky, messages = DetectorOutOfMemoryAbove(net, limit=1), []
+    again = detect_volume(flaky, card, image, batch_size=4, report=messages.append)
+    np.testing.assert_allclose(again[0], boxes, atol=1e-4)
+    np.testing.assert_allclose(again[1], scores, atol=1e-5)
+    assert flaky.batches[:2] == [4, 2] and messages[-1] == "Out of cpu memory: retrying with 1 slice(s) at a time."

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -59,8 +60,22 @@ def generator(seed: int | None, device: torch.device) -> torch.Generator:
     return g
 
 
+@contextmanager
+def model_on(model: torch.nn.Module, device: torch.device) -> Iterator[torch.nn.Module]:
+    """The model moved to `device` for a fallback run, and back afterwards: the caller keeps it where it was."""
+    home = next(model.parameters()).device
+    moved = device.type != home.type
+    if moved:
+        model.to(device)
+    try:
+        yield model
+    finally:
+        if moved:
+            model.to(home)
+
+
 def with_memory_fallback(run: Callable[[torch.device, int], T], device: torch.device, batch: int,
-                         report: Callable[[str], None] | None = None) -> T:
+                         report: Callable[[str], None] | None = None, unit: str = "window(s)") -> T:
     """run(device, batch), retried after an out-of-memory error with half the batch, then on the CPU.
 
     Inference on a big volume can exhaust a small GPU; a slower answer beats an error, and `report`
@@ -75,7 +90,7 @@ def with_memory_fallback(run: Callable[[torch.device, int], T], device: torch.de
                 torch.cuda.empty_cache()  # the failed attempt's blocks, before the retry asks again
             if size > 1:
                 size = max(size // 2, 1)
-                report(f"Out of {device.type} memory: retrying with {size} window(s) at a time.")
+                report(f"Out of {device.type} memory: retrying with {size} {unit} at a time.")
             elif device.type != "cpu":
                 device, size = torch.device("cpu"), batch
                 report("Out of GPU memory even one window at a time: continuing on the CPU (slower).")

@@ -27,9 +27,10 @@ from gdbackend.detect.metrics import smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 
-CLASSIFY = {"train_brains": 128, "test_brains": 32, "epochs": 15, "network": "resnet10", "size": (32, 32, 32)}
-DETECT = {"train_brains": 16, "test_brains": 6, "epochs": 10, "architecture": "resnet18_fpn",
-          "spacing": (1.5, 1.5, 3.0), "size": 160, "min_size_mm": 5.0, "lr": 5e-4}
+CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "resnet10", "size": (32, 32, 32),
+            "lesions": (3, 6), "negatives": 4}
+DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "resnet18_fpn", "lesions": (3, 6),
+          "spacing": (1.5, 1.5, 3.0), "size": 160, "crop": 96, "batch_size": 8, "min_size_mm": 5.0, "lr": 5e-4}
 
 
 def progress(event) -> None:
@@ -40,8 +41,9 @@ def progress(event) -> None:
 
 def classify(out: Path) -> dict:
     start = time.perf_counter()
-    train, test = lesion_patches(CLASSIFY["train_brains"], seed=1), lesion_patches(CLASSIFY["test_brains"], seed=2)
-    val = lesion_patches(16, seed=3)
+    data = {"count": CLASSIFY["lesions"], "negatives": CLASSIFY["negatives"]}
+    train = lesion_patches(CLASSIFY["train_brains"], seed=1, **data)
+    test, val = lesion_patches(CLASSIFY["test_brains"], seed=2, **data), lesion_patches(8, seed=3, **data)
     config = TrainConfig(epochs=CLASSIFY["epochs"], optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine",
                          monitor="auc", mode="max", seed=0)
     result, card = train_classifier(train, val, config, out / "classify.pt", network=CLASSIFY["network"],
@@ -55,13 +57,14 @@ def classify(out: Path) -> dict:
 
 def detect(out: Path) -> dict:
     start = time.perf_counter()
-    train, val = lesion_volumes(DETECT["train_brains"], seed=1), lesion_volumes(2, seed=3)
+    train, val = lesion_volumes(DETECT["train_brains"], seed=1, count=DETECT["lesions"]), lesion_volumes(2, seed=3)
     test = lesion_volumes(DETECT["test_brains"], seed=2)
-    config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=DETECT["lr"], batch_size=4, grad_clip=10.0,
+    config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=DETECT["lr"], batch_size=DETECT["batch_size"],
+                         grad_clip=10.0,
                          schedule="cosine", warmup_epochs=1, val_every=4, monitor="cpm", mode="max", seed=0)
     result, card = train_detector(train, val, config, out / "detect.pt", architecture=DETECT["architecture"],
-                                  spacing=DETECT["spacing"], size=DETECT["size"], min_size_mm=DETECT["min_size_mm"],
-                                  on_event=progress)
+                                  spacing=DETECT["spacing"], size=DETECT["size"], crop=DETECT["crop"],
+                                  min_size_mm=DETECT["min_size_mm"], on_event=progress)
     model = result.model.eval()
     predictions = [detect_volume(model, card, c.image) for c in test]
     truths = [truth_boxes(c) for c in test]

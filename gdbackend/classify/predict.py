@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..device import model_on, with_memory_fallback
 from ..errors import InputError
 from ..train import load_network
 from .data import Sample, load
@@ -42,12 +43,19 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> tup
 
 
 @torch.no_grad()
-def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """(N, C) softmax probabilities of (N, 1, *size) inputs."""
-    device = next(model.parameters()).device
+def predict_probabilities(model: torch.nn.Module, inputs: np.ndarray, batch_size: int = 16,
+                          report: Callable[[str], None] | None = None) -> np.ndarray:
+    """(N, C) softmax probabilities of (N, 1, *size) inputs; out of memory, fewer at a time, then on the CPU."""
     was_training = model.training
     model.eval()
-    out = [torch.softmax(model(torch.as_tensor(inputs[i:i + batch_size], device=device)), 1).cpu()
-           for i in range(0, len(inputs), batch_size)]
-    model.train(was_training)
-    return torch.cat(out).numpy()
+
+    def run(on: torch.device, batch: int) -> np.ndarray:
+        with model_on(model, on):
+            out = [torch.softmax(model(torch.as_tensor(inputs[i:i + batch], device=on)), 1).cpu()
+                   for i in range(0, len(inputs), batch)]
+        return torch.cat(out).numpy()
+
+    try:
+        return with_memory_fallback(run, next(model.parameters()).device, batch_size, report, "patch(es)")
+    finally:
+        model.train(was_training)

@@ -40,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patches-per-volume", type=int, default=4, help="3D: random patches per volume and epoch")
     t.add_argument("--normalisation", default="percentile")
     t.add_argument("--negative-ratio", type=float, default=0.5, help="lesion-free slices per lesion slice")
+    t.add_argument("--crop", type=int, help="2.5D: train on crops of this many pixels around lesions (multiple of 32)")
     t.add_argument("--min-size", type=float, default=0.0, help="validation ignores lesions smaller than this (mm)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--epochs", type=int, default=10)
@@ -102,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         result, card = train_detector(train, val, config, args.out, architecture=args.architecture,
                                       spacing=tuple(args.spacing or (1.0, 1.0, 2.0)), size=args.size,
-                                      negative_ratio=args.negative_ratio, **common)
+                                      negative_ratio=args.negative_ratio, crop=args.crop, **common)
     bar.close()
     shape = {"patch_size": card["patch_size"]} if "patch_size" in card else \
         {"slices": card["data"]["train_slices"], "size": card["size"]}

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 import torch
 from monai.inferers import SlidingWindowInferer
 
-from ..device import choose_device, with_memory_fallback
+from ..device import choose_device, model_on, with_memory_fallback
 from ..errors import InputError, ModelError
 from ..train import load_network
 from ..volume import Volume
@@ -45,10 +45,7 @@ def model_probabilities(model: torch.nn.Module, card: dict, image: np.ndarray, d
     Out of memory, it retries with fewer windows at a time, then on the CPU, and says so through `report`."""
 
     def run(on: torch.device, batch: int) -> np.ndarray:
-        moved = on.type != device.type
-        if moved:
-            model.to(on)  # and back below: the caller keeps its model where it was
-        try:
+        with model_on(model, on):
             x = torch.as_tensor(image[None], dtype=torch.float32, device=on)
             infer = inferer(card, overlap, batch)
             amp = torch.autocast("cuda") if on.type == "cuda" else contextlib.nullcontext()
@@ -58,9 +55,6 @@ def model_probabilities(model: torch.nn.Module, card: dict, image: np.ndarray, d
                     axis = x.ndim - 1  # the left-right axis the model was trained to be symmetric about
                     prob = 0.5 * (prob + torch.softmax(infer(x.flip(axis), model).float(), 1).flip(axis))
             return prob[0].cpu().numpy()
-        finally:
-            if moved:
-                model.to(device)
 
     return with_memory_fallback(run, device, sw_batch_size, report)
 
