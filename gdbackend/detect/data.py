@@ -39,6 +39,19 @@ def checked(case: DetectionCase) -> DetectionCase:
     return case
 
 
+def checked_training(train: list[DetectionCase], val: list[DetectionCase],
+                     spacing: tuple[float, ...]) -> tuple[list[DetectionCase], list[DetectionCase]]:
+    """The training and validation cases checked, and the model spacing, before any training starts."""
+    if not train:
+        raise InputError("No training volumes: give at least one volume with lesions.")
+    train, val = [checked(c) for c in train], [checked(c) for c in val]
+    if not any(len(truth_boxes(c)) for c in train):
+        raise InputError("The training volumes hold no lesion: give label maps or boxes with at least one lesion.")
+    if len(spacing) != 3 or min(spacing) <= 0:
+        raise InputError(f"The model spacing needs 3 positive values (x, y, z), got {tuple(spacing)}.")
+    return train, val
+
+
 def truth_boxes(case: DetectionCase) -> np.ndarray:
     """(n, 6) ground-truth boxes in LPS mm."""
     return label_boxes(case.label) if case.label is not None else np.asarray(case.boxes, float).reshape(-1, 6)

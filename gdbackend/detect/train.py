@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..segment.preprocess import normaliser
 from ..train import Event, TrainConfig, TrainResult, fit
 from .boxes import image_box
-from .data import DetectionCase, checked, numbered_on, truth_boxes
+from .data import DetectionCase, checked_training, numbered_on, truth_boxes
 from .metrics import detection_metrics, smaller_than
 from .model import build_detector, detector_arguments
 from .predict import TASK, detect_volume
@@ -113,13 +113,7 @@ def train_detector(train: list[DetectionCase], val: list[DetectionCase], config:
     """Train and return (engine result, model card); validation reports FROC and mAP on `val` volumes,
     counting lesions smaller than `min_size_mm` neither as targets nor as false positives. `crop` trains on
     windows of that many pixels (the detector is convolutional: it still detects on whole slices)."""
-    if not train:
-        raise InputError("No training volumes: give at least one volume with lesions.")
-    train, val = [checked(c) for c in train], [checked(c) for c in val]
-    if not any(len(truth_boxes(c)) for c in train):
-        raise InputError("The training volumes hold no lesion: give label maps or boxes with at least one lesion.")
-    if len(spacing) != 3 or min(spacing) <= 0:
-        raise InputError(f"The model spacing needs 3 positive values (x, y, slice), got {tuple(spacing)}.")
+    train, val = checked_training(train, val, spacing)
     normaliser(normalisation)
     size = size or default_size(train, spacing)
     if size < 64 or size % 32:

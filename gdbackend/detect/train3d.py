@@ -12,7 +12,7 @@ from ..device import seed_everything
 from ..errors import InputError
 from ..segment.preprocess import normaliser
 from ..train import Event, TrainConfig, TrainResult, fit
-from .data import DetectionCase, checked, truth_boxes
+from .data import DetectionCase, checked_training, truth_boxes
 from .metrics import detection_metrics, smaller_than
 from .model import build_detector
 from .predict import TASK
@@ -78,13 +78,7 @@ def train_retina3d(train: list[DetectionCase], val: list[DetectionCase], config:
                    cancel: Callable[[], bool] | None = None) -> tuple[TrainResult, dict]:
     """Train and return (engine result, model card); validation reports FROC and mAP on whole `val` volumes,
     counting lesions smaller than `min_size_mm` neither as targets nor as false positives."""
-    if not train:
-        raise InputError("No training volumes: give at least one volume with lesions.")
-    train, val = [checked(c) for c in train], [checked(c) for c in val]
-    if not any(len(truth_boxes(c)) for c in train):
-        raise InputError("The training volumes hold no lesion: give label maps or boxes with at least one lesion.")
-    if len(spacing) != 3 or min(spacing) <= 0:
-        raise InputError(f"The model spacing needs 3 positive values (x, y, z), got {tuple(spacing)}.")
+    train, val = checked_training(train, val, spacing)
     if patches_per_volume < 1 or not 0 <= positive_fraction <= 1:
         raise InputError(f"Need at least one patch per volume and a positive fraction in [0, 1], got "
                          f"{patches_per_volume} and {positive_fraction}.")
