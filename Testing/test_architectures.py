@@ -1,5 +1,5 @@
 """The other architectures (issue 7): VGG and DenseNet classifiers, RetinaNet and FCOS 2.5D detectors and
-MONAI's 3D RetinaNet each train, predict and evaluate through the CLI on real brains with inserted lesions;
+MONAI's 3D RetinaNet and the U-Net lesion detector each train, predict and evaluate through the CLI on real brains with inserted lesions;
 model files load back (weights only) and give the same outputs; bad choices are refused with clear errors."""
 import json
 
@@ -93,7 +93,8 @@ def test_classifier_choices_are_checked(patches, tmp_path, capsys):
 @pytest.mark.parametrize("architecture,options", [
     ("retinanet_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128"]),
     ("fcos_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128"]),
-    ("retinanet3d", ["--spacing", "4", "4", "4", "--patch-size", "32", "32", "32", "--patches-per-volume", "2"])])
+    ("retinanet3d", ["--spacing", "4", "4", "4", "--patch-size", "32", "32", "32", "--patches-per-volume", "2"]),
+    ("unet3d", ["--spacing", "4", "4", "4", "--patch-size", "24", "24", "24", "--patches-per-volume", "2"])])
 def test_detector_cli(architecture, options, volumes, tmp_path, capsys):
     data = write_volumes(volumes, tmp_path / "data")
     model = tmp_path / "model.pt"
@@ -103,7 +104,7 @@ def test_detector_cli(architecture, options, volumes, tmp_path, capsys):
     assert summary["epochs"] == 1 and {"cpm", "map50"} <= set(summary["best"])
     card = load_model_file(model, task="detect")["card"]
     assert card["architecture"] == architecture
-    assert card.get("pipeline", "2.5d") == ("3d" if architecture == "retinanet3d" else "2.5d")
+    assert card.get("pipeline", "2.5d") == {"retinanet3d": "3d", "unet3d": "segmentation"}.get(architecture, "2.5d")
     image = tmp_path / "data" / "images" / f"{volumes[0].name}.nii.gz"
     assert main(["detect", "predict", "--model", str(model), str(image), "--out", str(tmp_path / "boxes.json")]) == 0
     boxes = json.loads((tmp_path / "boxes.json").read_text())[image.name]
@@ -160,6 +161,9 @@ def test_detector_choices_are_checked(volumes, capsys):
     assert main(["detect", "train", "--data", "none.csv", "--out", "x.pt", "--architecture", "retinanet3d",
                  "--size", "128"]) == 2
     assert "--patch-size" in capsys.readouterr().err
+    assert main(["detect", "train", "--data", "none.csv", "--out", "x.pt", "--architecture", "unet3d",
+                 "--weights", "coco.pth"]) == 2
+    assert "random weights" in capsys.readouterr().err
     # the one-stage heads sit on the ResNet-18-FPN with 4-64 px anchors, 3 shapes per location
     retina = build_detector("retinanet_resnet18_fpn", detector_arguments("retinanet_resnet18_fpn", 128))
     assert retina.anchor_generator.sizes == ((4,), (8,), (16,), (32,), (64,))

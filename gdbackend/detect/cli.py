@@ -1,5 +1,5 @@
 """`gd detect train|predict|evaluate`: lesion detection on volumes (Faster R-CNN, RetinaNet, FCOS on 2.5D slices;
-MONAI's RetinaNet on whole 3D volumes), boxes in LPS mm."""
+MONAI's RetinaNet or a U-Net's lesion regions on whole 3D volumes), boxes in LPS mm."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,7 @@ from .metrics import detection_metrics, smaller_than
 from .model import ALL_ARCHITECTURES
 from .predict import detect_volume, load_detector
 from .retina3d import ARCHITECTURES_3D
+from .segmentation import ARCHITECTURES_SEGMENTATION, train_unet_detector
 from .train import train_detector
 from .train3d import train_retina3d
 
@@ -31,13 +32,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val-boxes", help="box list of the validation volumes")
     t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to NAME.last.pt")
     t.add_argument("--architecture", default="resnet50_fpn", choices=ALL_ARCHITECTURES,
-                   help="2.5D: Faster R-CNN (resnet18_fpn, ...), retinanet_*, fcos_*; 3D: retinanet3d")
+                   help="2.5D: Faster R-CNN (resnet18_fpn, ...), retinanet_*, fcos_*; 3D: retinanet3d, unet3d")
     t.add_argument("--weights", help="optional local weights file (e.g. torchvision's), loaded where shapes fit")
     t.add_argument("--spacing", type=float, nargs=3, help="model spacing x y z (mm; default 1 1 2, 3D: 2 2 2)")
     t.add_argument("--size", type=int, help="2.5D slice size in pixels (default: covers the widest training volume)")
-    t.add_argument("--patch-size", type=int, nargs=3, default=[64, 64, 64],
-                   help="3D: training patch and sliding-window size in voxels (multiples of 16)")
-    t.add_argument("--patches-per-volume", type=int, default=4, help="3D: random patches per volume and epoch")
+    t.add_argument("--patch-size", type=int, nargs=3,
+                   help="3D: training patch and sliding-window size in voxels (retinanet3d: 64 64 64, multiples "
+                        "of 16; unet3d: 32 32 32, multiples of 8)")
+    t.add_argument("--patches-per-volume", type=int,
+                   help="3D: random patches per volume and epoch (retinanet3d: 4, unet3d: 16)")
     t.add_argument("--normalisation", default="percentile")
     t.add_argument("--negative-ratio", type=float, default=0.5, help="lesion-free slices per lesion slice")
     t.add_argument("--crop", type=int, help="2.5D: train on crops of this many pixels around lesions (multiple of 32)")
@@ -79,8 +82,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.architecture in ARCHITECTURES_3D and args.size is not None:
+    whole_volume = args.architecture in (*ARCHITECTURES_3D, *ARCHITECTURES_SEGMENTATION)
+    if whole_volume and args.size is not None:
         raise InputError("--size sets the 2.5D slice size; a 3D detector takes --patch-size instead.")
+    if args.architecture in ARCHITECTURES_SEGMENTATION and args.weights:
+        raise InputError("--weights loads torchvision or MONAI detector weights; unet3d trains from random weights.")
     train = read_cases(args.data, args.boxes)
     val = read_cases(args.val, args.val_boxes) if args.val else []
     config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
@@ -94,18 +100,25 @@ def run_train(args: argparse.Namespace) -> int:
         if e.kind == "step":
             bar.update(e.step, f"epoch {e.epoch} loss {e.loss:.4f}")
 
-    common = {"normalisation": args.normalisation, "augment": not args.no_augment, "weights": args.weights,
+    common = {"normalisation": args.normalisation, "augment": not args.no_augment,
               "min_size_mm": args.min_size, "resume": args.resume, "on_event": on_event}
-    if args.architecture in ARCHITECTURES_3D:
-        result, card = train_retina3d(train, val, config, args.out, spacing=tuple(args.spacing or (2.0, 2.0, 2.0)),
-                                      patch_size=tuple(args.patch_size),
-                                      patches_per_volume=args.patches_per_volume, **common)
+    spacing_3d = tuple(args.spacing or (2.0, 2.0, 2.0))
+    if args.architecture in ARCHITECTURES_SEGMENTATION:
+        result, card = train_unet_detector(train, val, config, args.out, spacing=spacing_3d,
+                                           patch_size=tuple(args.patch_size or (32, 32, 32)),
+                                           patches_per_volume=args.patches_per_volume or 16, **common)
+    elif args.architecture in ARCHITECTURES_3D:
+        result, card = train_retina3d(train, val, config, args.out, spacing=spacing_3d,
+                                      patch_size=tuple(args.patch_size or (64, 64, 64)),
+                                      patches_per_volume=args.patches_per_volume or 4, weights=args.weights,
+                                      **common)
     else:
         result, card = train_detector(train, val, config, args.out, architecture=args.architecture,
                                       spacing=tuple(args.spacing or (1.0, 1.0, 2.0)), size=args.size,
-                                      negative_ratio=args.negative_ratio, crop=args.crop, **common)
+                                      negative_ratio=args.negative_ratio, crop=args.crop, weights=args.weights,
+                                      **common)
     bar.close()
-    shape = {"patch_size": card["patch_size"]} if "patch_size" in card else \
+    shape = {"patch_size": card.get("patch_size", card.get("patch"))} if whole_volume else \
         {"slices": card["data"]["train_slices"], "size": card["size"]}
     summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
                "losses": [round(h["loss"], 5) for h in result.history], "seconds": round(result.seconds, 1), **shape}

@@ -13,6 +13,8 @@ from ..errors import InputError
 from ..volume import Volume
 from .boxes import check_boxes, components, label_boxes, read_boxes
 
+TASK = "detect"   # the model-card task of every detector
+
 
 @dataclass
 class DetectionCase:

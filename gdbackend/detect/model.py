@@ -1,6 +1,7 @@
 """Lesion detectors by name, never downloading weights: torchvision's two-stage Faster R-CNN (ResNet-50-FPN,
 MobileNetV3-FPN, or ResNet-18-FPN: far less compute, for CPU budgets) and one-stage RetinaNet and FCOS on the
-same ResNet-FPN backbones, for 2.5D slices; MONAI's 3D RetinaNet for whole volumes (gdbackend.detect.retina3d).
+same ResNet-FPN backbones, for 2.5D slices; MONAI's 3D RetinaNet for whole volumes (gdbackend.detect.retina3d)
+and a 3D U-Net whose lesion regions are the detections (gdbackend.detect.segmentation).
 Anchors are sized for lesions of a few to a hundred pixels and the model's slices are never resized."""
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 from ..errors import InputError, ModelError
 from .retina3d import ARCHITECTURES_3D, build_retina3d
+from .segmentation import ARCHITECTURES_SEGMENTATION, build_unet3d
 
 
 def resnet_fpn(name: str) -> torch.nn.Module:
@@ -57,14 +59,14 @@ RATIOS = (0.5, 1.0, 2.0)
 # each take them all
 ANCHORS = {"resnet18_fpn": ((4,), (8,), (16,), (32,), (64,)), "resnet50_fpn": ((8,), (16,), (32,), (64,), (128,)),
            "mobilenet_v3_fpn": ((8, 16, 32, 64, 128),) * 3}
-ALL_ARCHITECTURES = (*ARCHITECTURES, *ARCHITECTURES_3D)
+ALL_ARCHITECTURES = (*ARCHITECTURES, *ARCHITECTURES_3D, *ARCHITECTURES_SEGMENTATION)
 
 
 def detector_arguments(architecture: str, size: int) -> dict:
     """The keyword arguments of the architecture's torchvision class, stored in the model card."""
-    if architecture in ARCHITECTURES_3D:
+    if architecture in (*ARCHITECTURES_3D, *ARCHITECTURES_SEGMENTATION):
         raise InputError(f"{architecture} detects in whole volumes, not in 2.5D slices: train it with "
-                         "gdbackend.detect.train3d.train_retina3d (gd detect train picks it by name).")
+                         "train_retina3d or train_unet_detector (gd detect train picks it by name).")
     if architecture not in ARCHITECTURES:
         raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ALL_ARCHITECTURES)}.")
     # min_size = max_size = the slice size: torchvision would otherwise upscale every slice to 800 px;
@@ -85,6 +87,8 @@ def build_detector(architecture: str, arguments: dict, weights: str | Path | Non
     tensors wherever their shapes fit (e.g. a COCO-trained torchvision file: all but the class head)."""
     if architecture in ARCHITECTURES_3D:
         model = build_retina3d(arguments)
+    elif architecture in ARCHITECTURES_SEGMENTATION:
+        model = build_unet3d(arguments)
     elif architecture in ARCHITECTURES:
         model = ARCHITECTURES[architecture](weights=None, weights_backbone=None, **arguments)
         model.transform = SliceTransform(arguments["min_size"], arguments["max_size"], arguments["image_mean"],

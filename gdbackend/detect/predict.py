@@ -11,12 +11,12 @@ import torch
 from ..device import model_on, with_memory_fallback
 from ..train import load_network
 from ..volume import Volume
+from .data import TASK
 from .merge import merge_slices
 from .model import build_detector
 from .retina3d import detect_whole_volume
+from .segmentation import detect_by_segmentation
 from .slices import TISSUE, foreground_slices, stack, volume_slices
-
-TASK = "detect"
 
 
 def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -37,10 +37,12 @@ def detect_volume(model: torch.nn.Module, card: dict, image: Volume, batch_size:
                   prepared: tuple[np.ndarray, Volume] | None = None,
                   report: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(boxes (n, 6) LPS mm, scores (n,)), best first; `prepared` reuses volume_slices' output. A model
-    whose card names the 3D pipeline detects on the whole volume instead. Out of memory, fewer slices go
-    through at a time, then the CPU takes over."""
+    whose card names the 3D or the segmentation pipeline detects on the whole volume instead. Out of memory,
+    fewer slices (or windows) go through at a time, then the CPU takes over."""
     if card.get("pipeline") == "3d":
         return detect_whole_volume(model, card, image)
+    if card.get("pipeline") == "segmentation":
+        return detect_by_segmentation(model, card, image, report=report)
     array, grid = prepared if prepared is not None else volume_slices(image, card)
     was_training = model.training
     model.eval()

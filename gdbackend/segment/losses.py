@@ -20,7 +20,7 @@ def build_loss(name: str) -> torch.nn.Module:
     if name == "ce":
         return _CrossEntropy()
     if name == "dice":
-        return DiceLoss(to_onehot_y=True, softmax=True)
+        return DiceLoss(to_onehot_y=True, softmax=True, batch=True)
     if name == "dicece":
-        return DiceCELoss(to_onehot_y=True, softmax=True)
+        return DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
     raise InputError(f"Unknown loss {name!r}: use one of {', '.join(LOSSES)}.")

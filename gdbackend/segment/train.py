@@ -68,8 +68,12 @@ def train_segmentation(train_cases: list[Case], val_cases: list[Case], labels: l
                        normalisation: str = "percentile", loss: str = "dicece", samples_per_case: int = 4,
                        augment: bool = True, resume: str | Path | None = None,
                        on_event: Callable[[Event], None] | None = None,
-                       cancel: Callable[[], bool] | None = None) -> tuple[TrainResult, dict]:
-    """Train and return (engine result, model card). Every input is checked before the first step."""
+                       cancel: Callable[[], bool] | None = None, card_extra: dict | None = None,
+                       validation: Callable[[dict], Callable[[torch.nn.Module], dict]] | None = None,
+                       ) -> tuple[TrainResult, dict]:
+    """Train and return (engine result, model card). Every input is checked before the first step.
+    A task built on segmentation (lesion detection) adds to the card with `card_extra` and measures
+    validation its own way with `validation(card)` instead of Dice on `val_cases`."""
     if not train_cases:
         raise InputError("No training cases: give at least one image with its label map.")
     if samples_per_case < 1:
@@ -99,13 +103,14 @@ def train_segmentation(train_cases: list[Case], val_cases: list[Case], labels: l
             "patch": list(patch), "labels": labels, "loss": loss,
             "data": {"train_cases": [c.name for c in train_cases], "val_cases": [c.name for c in val_cases],
                      "samples_per_case": samples_per_case, "augment": augment,
-                     "foreground_fraction": [float((c > 0).mean()) for _, c in train_arrays]}}
+                     "foreground_fraction": [float((c > 0).mean()) for _, c in train_arrays]},
+            **(card_extra or {})}
     dataset = PatchDataset(train_arrays, patch, len(labels) + 1, samples_per_case, augment, config.seed)
 
     def loss_fn(net: torch.nn.Module, batch: dict) -> torch.Tensor:
         return criterion(net(batch["image"]), batch["label"])
 
-    validate = dice_validator(val_arrays, card) if val_arrays else None
+    validate = validation(card) if validation else dice_validator(val_arrays, card) if val_arrays else None
     result = fit(model, loss_fn, dataset, config, card=card, validate=validate, out=out, resume=resume,
                  on_event=on_event, cancel=cancel)
     return result, card

@@ -1,4 +1,5 @@
-"""Training samples: label-balanced random patches of cached model-space cases, with MONAI augmentation
+"""Training samples: random patches of cached model-space cases, centred on every class in equal numbers
+(background mostly inside the body) with the chosen voxel anywhere in the patch, and MONAI augmentation
 (affine rotation/scaling, left-right flips, bias field, contrast, intensity scale/shift, noise).
 
 Each sample is augmented with a random state drawn from (seed, epoch, index), so a sample is the same
@@ -10,12 +11,13 @@ import math
 
 import numpy as np
 import torch
-from monai.transforms import (ClassesToIndices, Compose, RandAdjustContrastd, RandAffined, RandBiasFieldd,
+from monai.transforms import (Compose, RandAdjustContrastd, RandAffined, RandBiasFieldd,
                               RandCropByLabelClassesd, RandFlipd, RandGaussianNoised, RandScaleIntensityd,
-                              RandShiftIntensityd)
+                              RandShiftIntensityd, RandSpatialCropd)
 from torch.utils.data import Dataset
 
 AUGMENT_MARGIN = 1.25  # crop this much larger, so that rotated/scaled patches have no empty corners
+AIR_SHARE = 0.2        # of the background crops, centred outside the body: enough to keep empty space empty
 
 
 def class_map(label: np.ndarray, values: list[int]) -> np.ndarray:
@@ -26,12 +28,35 @@ def class_map(label: np.ndarray, values: list[int]) -> np.ndarray:
     return out
 
 
-def augmentation(patch: tuple[int, ...], n_classes: int, augment: bool) -> Compose:
-    d = len(patch)
+def centre_indices(image: np.ndarray, classes: np.ndarray, n_classes: int) -> list[np.ndarray]:
+    """Flat indices of the voxels a crop may be centred on, per kind: background outside the body, background
+    inside it, then each class. Most background crops fall on the body, where the anatomy that looks like
+    foreground is, instead of on the air that fills much of a padded scan."""
+    flat, values = classes.ravel(), image[0].ravel()
+    low = values.min()
+    body = values > low + 0.1 * (np.percentile(values, 99) - low)
+    return [np.flatnonzero((flat == 0) & ~body), np.flatnonzero((flat == 0) & body),
+            *(np.flatnonzero(flat == k) for k in range(1, n_classes))]
+
+
+def crop_sizes(patch: tuple[int, ...], augment: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(crop, outer): the region cut before augmentation, and the larger region centred on the sampled voxel
+    that the crop is drawn from."""
     crop = tuple(math.ceil(p * AUGMENT_MARGIN) for p in patch) if augment else tuple(patch)
+    return crop, tuple(c + p for c, p in zip(crop, patch))
+
+
+def augmentation(patch: tuple[int, ...], n_classes: int, augment: bool) -> Compose:
+    """A crop around a voxel of a random class, placed anywhere in the patch: a voxel always at the patch
+    centre teaches the network that the centre is foreground, which small structures (lesions) then
+    show as false positives at the centre of every sliding window."""
+    d = len(patch)
+    crop, outer = crop_sizes(patch, augment)
     keys = ("image", "label")
-    steps = [RandCropByLabelClassesd(keys, "label", crop, num_classes=n_classes, num_samples=1,
-                                     indices_key="indices")]
+    ratios = [AIR_SHARE, 1 - AIR_SHARE] + [1.0] * (n_classes - 1)
+    steps = [RandCropByLabelClassesd(keys, "label", outer, ratios=ratios, num_samples=1, indices_key="indices",
+                                     warn=False),
+             RandSpatialCropd(keys, crop, random_size=False)]
     if augment:
         steps += [
             RandAffined(keys, spatial_size=patch, prob=0.8, rotate_range=[0.26] * (3 if d == 3 else 1),
@@ -60,13 +85,12 @@ class PatchDataset(Dataset):
 
     def __init__(self, cases: list[tuple[np.ndarray, np.ndarray]], patch: tuple[int, ...], n_classes: int,
                  samples_per_case: int = 4, augment: bool = True, seed: int | None = 0) -> None:
-        crop = tuple(math.ceil(p * AUGMENT_MARGIN) for p in patch) if augment else tuple(patch)
-        indices = ClassesToIndices(num_classes=n_classes)
+        _, outer = crop_sizes(patch, augment)
         self.cases = []
         for image, classes in cases:  # pad once and index the classes once: the cache
-            image, classes = surround(image, crop), surround(classes[None], crop)
+            image, classes = surround(image, outer), surround(classes[None], outer)
             self.cases.append({"image": image.astype(np.float32), "label": classes.astype(np.float32),
-                               "indices": indices(classes)})
+                               "indices": centre_indices(image, classes, n_classes)})
         self.transform = augmentation(tuple(patch), n_classes, augment)
         self.samples_per_case, self.seed, self.epoch = samples_per_case, seed or 0, 0
 
