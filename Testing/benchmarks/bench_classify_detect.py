@@ -1,6 +1,9 @@
 """Full runs of classification and detection on real brains with inserted lesions (not in CI).
 
-    .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect]
+    .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect] [unet3d]
+
+`detect` trains Faster R-CNN on 2.5D slices, `unet3d` the 3D U-Net whose lesion regions are the detections;
+both are tested on the same held-out brains.
 
 Targets (issue 4): ROC AUC >= 0.95 for lesion present / absent on 3D patches of held-out brains;
 sensitivity >= 0.9 at 1 false positive per volume for lesions >= 5 mm. Prints one JSON line per task.
@@ -22,7 +25,8 @@ from gdbackend.classify import classification_metrics, predict_probabilities  # 
 from gdbackend.classify.predict import prepare_inputs  # noqa: E402
 from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
 from gdbackend.classify.train import train_classifier  # noqa: E402
-from gdbackend.detect import detect_volume, detection_metrics, train_detector, truth_boxes  # noqa: E402
+from gdbackend.detect import (detect_volume, detection_metrics, train_detector, train_unet_detector,  # noqa: E402
+                              truth_boxes)
 from gdbackend.detect.metrics import smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
@@ -31,6 +35,8 @@ CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "re
             "lesions": (3, 6), "negatives": 4}
 DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "resnet18_fpn", "lesions": (3, 6),
           "spacing": (1.5, 1.5, 3.0), "size": 160, "crop": 96, "batch_size": 8, "min_size_mm": 5.0, "lr": 5e-4}
+UNET3D = {"train_brains": 24, "test_brains": 12, "epochs": 60, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
+          "patch_size": (32, 32, 32), "patches_per_volume": 16, "batch_size": 8, "min_size_mm": 5.0, "lr": 1e-3}
 
 
 def progress(event) -> None:
@@ -55,30 +61,48 @@ def classify(out: Path) -> dict:
             "losses": [round(h["loss"], 4) for h in result.history], **metrics}
 
 
+def tested(model: torch.nn.Module, card: dict, brains: int, min_size_mm: float) -> dict:
+    """FROC and mAP on held-out brains (1-3 lesions each), for lesions >= min_size_mm and for all."""
+    test = lesion_volumes(brains, seed=2)
+    predictions = [detect_volume(model.eval(), card, c.image) for c in test]
+    truths = [truth_boxes(c) for c in test]
+    return {"test_lesions": int(sum(len(t) for t in truths)),
+            "lesions_ge_5mm": detection_metrics(predictions, truths, ignore=smaller_than(truths, min_size_mm)),
+            "all_lesions": detection_metrics(predictions, truths)}
+
+
 def detect(out: Path) -> dict:
     start = time.perf_counter()
     train, val = lesion_volumes(DETECT["train_brains"], seed=1, count=DETECT["lesions"]), lesion_volumes(2, seed=3)
-    test = lesion_volumes(DETECT["test_brains"], seed=2)
     config = TrainConfig(epochs=DETECT["epochs"], optimizer="adam", lr=DETECT["lr"], batch_size=DETECT["batch_size"],
                          grad_clip=10.0,
                          schedule="cosine", warmup_epochs=1, val_every=4, monitor="cpm", mode="max", seed=0)
     result, card = train_detector(train, val, config, out / "detect.pt", architecture=DETECT["architecture"],
                                   spacing=DETECT["spacing"], size=DETECT["size"], crop=DETECT["crop"],
                                   min_size_mm=DETECT["min_size_mm"], on_event=progress)
-    model = result.model.eval()
-    predictions = [detect_volume(model, card, c.image) for c in test]
-    truths = [truth_boxes(c) for c in test]
-    all_sizes = detection_metrics(predictions, truths)
-    metrics = detection_metrics(predictions, truths, ignore=smaller_than(truths, DETECT["min_size_mm"]))
+    metrics = tested(result.model, card, DETECT["test_brains"], DETECT["min_size_mm"])
     return {"task": "detect", **DETECT, "train_slices": card["data"]["train_slices"], "size": card["size"],
-            "test_lesions": int(sum(len(t) for t in truths)), "train_seconds": round(result.seconds, 1),
+            "train_seconds": round(result.seconds, 1), "seconds": round(time.perf_counter() - start, 1),
+            "losses": [round(h["loss"], 4) for h in result.history], **metrics}
+
+
+def unet3d(out: Path) -> dict:
+    start = time.perf_counter()
+    train = lesion_volumes(UNET3D["train_brains"], seed=1, count=UNET3D["lesions"])
+    config = TrainConfig(epochs=UNET3D["epochs"], optimizer="adam", lr=UNET3D["lr"], batch_size=UNET3D["batch_size"],
+                         schedule="cosine", seed=0)
+    result, card = train_unet_detector(train, [], config, out / "unet3d.pt", spacing=UNET3D["spacing"],
+                                       patch_size=UNET3D["patch_size"],
+                                       patches_per_volume=UNET3D["patches_per_volume"], on_event=progress)
+    metrics = tested(result.model, card, UNET3D["test_brains"], UNET3D["min_size_mm"])
+    return {"task": "unet3d", **UNET3D, "train_seconds": round(result.seconds, 1),
             "seconds": round(time.perf_counter() - start, 1), "losses": [round(h["loss"], 4) for h in result.history],
-            "lesions_ge_5mm": metrics, "all_lesions": all_sizes}
+            **metrics}
 
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    tasks = sys.argv[1:] or ["classify", "detect"]
+    tasks = sys.argv[1:] or ["classify", "detect", "unet3d"]
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            print(json.dumps({"classify": classify, "detect": detect}[task](Path(tmp))), flush=True)
+            print(json.dumps({"classify": classify, "detect": detect, "unet3d": unet3d}[task](Path(tmp))), flush=True)
