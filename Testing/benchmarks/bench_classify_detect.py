@@ -14,6 +14,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +26,12 @@ from gdbackend.classify import classification_metrics, predict_probabilities  # 
 from gdbackend.classify.predict import prepare_inputs  # noqa: E402
 from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
 from gdbackend.classify.train import train_classifier  # noqa: E402
-from gdbackend.detect import (detect_volume, detection_metrics, train_detector, train_unet_detector,  # noqa: E402
-                              truth_boxes)
+from gdbackend.detect import (detect_by_segmentation, detect_volume, detection_metrics, train_detector,  # noqa: E402
+                              train_unet_detector, truth_boxes)
 from gdbackend.detect.metrics import smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
+from gdbackend.volume import Volume  # noqa: E402
 
 CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "resnet10", "size": (32, 32, 32),
             "lesions": (3, 6), "negatives": 4}
@@ -61,10 +63,10 @@ def classify(out: Path) -> dict:
             "losses": [round(h["loss"], 4) for h in result.history], **metrics}
 
 
-def tested(model: torch.nn.Module, card: dict, brains: int, min_size_mm: float) -> dict:
+def tested(detect: Callable[[Volume], tuple[np.ndarray, np.ndarray]], brains: int, min_size_mm: float) -> dict:
     """FROC and mAP on held-out brains (1-3 lesions each), for lesions >= min_size_mm and for all."""
     test = lesion_volumes(brains, seed=2)
-    predictions = [detect_volume(model.eval(), card, c.image) for c in test]
+    predictions = [detect(c.image) for c in test]
     truths = [truth_boxes(c) for c in test]
     return {"test_lesions": int(sum(len(t) for t in truths)),
             "lesions_ge_5mm": detection_metrics(predictions, truths, ignore=smaller_than(truths, min_size_mm)),
@@ -80,7 +82,8 @@ def detect(out: Path) -> dict:
     result, card = train_detector(train, val, config, out / "detect.pt", architecture=DETECT["architecture"],
                                   spacing=DETECT["spacing"], size=DETECT["size"], crop=DETECT["crop"],
                                   min_size_mm=DETECT["min_size_mm"], on_event=progress)
-    metrics = tested(result.model, card, DETECT["test_brains"], DETECT["min_size_mm"])
+    model = result.model.eval()
+    metrics = tested(lambda image: detect_volume(model, card, image), DETECT["test_brains"], DETECT["min_size_mm"])
     return {"task": "detect", **DETECT, "train_slices": card["data"]["train_slices"], "size": card["size"],
             "train_seconds": round(result.seconds, 1), "seconds": round(time.perf_counter() - start, 1),
             "losses": [round(h["loss"], 4) for h in result.history], **metrics}
@@ -94,10 +97,13 @@ def unet3d(out: Path) -> dict:
     result, card = train_unet_detector(train, [], config, out / "unet3d.pt", spacing=UNET3D["spacing"],
                                        patch_size=UNET3D["patch_size"],
                                        patches_per_volume=UNET3D["patches_per_volume"], on_event=progress)
-    metrics = tested(result.model, card, UNET3D["test_brains"], UNET3D["min_size_mm"])
+    model = result.model.eval()
+    metrics = tested(lambda image: detect_volume(model, card, image), UNET3D["test_brains"], UNET3D["min_size_mm"])
+    flips = tested(lambda image: detect_by_segmentation(model, card, image, flips=True), UNET3D["test_brains"],
+                   UNET3D["min_size_mm"])["lesions_ge_5mm"]
     return {"task": "unet3d", **UNET3D, "train_seconds": round(result.seconds, 1),
             "seconds": round(time.perf_counter() - start, 1), "losses": [round(h["loss"], 4) for h in result.history],
-            **metrics}
+            **metrics, "lesions_ge_5mm_with_flips": flips}
 
 
 if __name__ == "__main__":
