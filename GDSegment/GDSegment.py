@@ -20,6 +20,7 @@ from GDImagingLib import results
 from GDImagingLib.jobs import jobFolder, runJobHere, startJob, writeSpec
 
 NETWORKS = ["unet", "basicunet", "segresnet"]
+TRAIN_TASKS = {"segmentation": "segment", "lesion detection": "detect"}   # shown in the panel -> job task
 OPTIMIZERS = ["adam", "sgd", "minibatch", "gd"]
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -57,6 +58,7 @@ class GDSegmentParameterNode:
     trainVolume: slicer.vtkMRMLScalarVolumeNode
     trainSegmentation: slicer.vtkMRMLSegmentationNode
     trainFolder: Path
+    trainTask: Annotated[str, Choice(list(TRAIN_TASKS))] = "segmentation"
     network: Annotated[str, Choice(NETWORKS)] = "unet"
     trainOptimizer: Annotated[str, Choice(OPTIMIZERS)] = "adam"
     epochs: Annotated[int, WithinRange(1, 100000)] = 50
@@ -82,6 +84,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self.runners = {}
         self.buttons = {}
+        self._trainTask = "segment"
 
     def setup(self) -> None:
         from GDImagingLib.running import JobController
@@ -186,9 +189,10 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return self.logic.prepareSegmentation(p.segmentVolume, p.segmentModel, p.segmentReference)
 
     def _trainSpec(self, p) -> Path:
+        self._trainTask = TRAIN_TASKS[p.trainTask]
         return self.logic.prepareTraining(p.trainOutput, p.trainVolume, p.trainSegmentation, _given(p.trainFolder),
-                                          network=p.network, optimizer=p.trainOptimizer, epochs=p.epochs,
-                                          learningRate=p.trainLearningRate, device=p.trainDevice)
+                                          task=self._trainTask, network=p.network, optimizer=p.trainOptimizer,
+                                          epochs=p.epochs, learningRate=p.trainLearningRate, device=p.trainDevice)
 
     def _classifySpec(self, p) -> Path:
         return self.logic.prepareClassification(p.classifyVolume, p.classifyModel, p.classifyRoi)
@@ -203,7 +207,8 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._updateButtons()
 
     def onTrainDone(self, result: dict) -> None:
-        self._parameterNode.segmentModel = Path(result["outputs"]["model"])
+        """The new model becomes the model of the Segment or the Detect section, whichever it was trained for."""
+        setattr(self._parameterNode, f"{self._trainTask}Model", Path(result["outputs"]["model"]))
         self._updateButtons()
 
     def onClassifyDone(self, result: dict) -> None:
@@ -222,6 +227,8 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
         logic = GDSegmentLogic()
         segmentationNode, table = logic.segment(volumeNode, "brain.pt")
         modelPath = logic.train("brain.pt", volumeNode, segmentationNode, epochs=20)
+        detector = logic.train("lesions.pt", volumeNode, lesionSegmentationNode, task="detect", epochs=40)
+        roiNodes, table = logic.detect(volumeNode, detector)
     """
 
     def getParameterNode(self):
@@ -266,22 +273,29 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
                           progress)
 
     # ---------------------------------------------------------------- train
-    def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, network: str = "unet",
-                        optimizer: str = "adam", epochs: int = 50, learningRate: float = 0.003,
+    def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, task: str = "segment",
+                        network: str = "unet", optimizer: str = "adam", epochs: int = 50, learningRate: float = 0.003,
                         device: str = "auto", **backendOptions) -> Path:
-        """Train on a volume + segmentation of the scene, or on a folder of images/ and labels/."""
+        """Train on a volume + segmentation of the scene, or on a folder of images/ and labels/: a segmentation
+        model (task "segment": the segments are its classes, `network` its U-Net) or a lesion detector (task
+        "detect": every connected region of any segment is a lesion; a 3D U-Net unless `architecture` is given)."""
+        if task not in TRAIN_TASKS.values():
+            raise ValueError(f"Unknown task {task!r}: use one of {', '.join(TRAIN_TASKS.values())}.")
         job = jobFolder("train")
-        options = {"network": network, "optimizer": optimizer, "epochs": epochs, "lr": learningRate,
-                   "device": device, **backendOptions}
+        options = {"optimizer": optimizer, "epochs": epochs, "lr": learningRate, "device": device,
+                   **({"network": network} if task == "segment" else {}), **backendOptions}
         files = {}
         if segmentation is not None and volume is not None:
-            labels, options["labels"] = results.labelsFromSegmentation(segmentation, volume)
+            labels, names = results.labelsFromSegmentation(segmentation, volume)
             files["label"] = labels.write(job / "label.nii.gz")
+            if task == "segment":
+                options["labels"] = names
         if folder:
             options["data"] = str(folder)
-            options.setdefault("labels", "1:foreground")
+            if task == "segment":
+                options.setdefault("labels", "1:foreground")
         inputs = {} if folder else {"image": volume}
-        return writeSpec(job, "segment.train", inputs, options, {"model": str(Path(modelPath).resolve())}, files)
+        return writeSpec(job, f"{task}.train", inputs, options, {"model": str(Path(modelPath).resolve())}, files)
 
     def train(self, modelPath, volume=None, segmentation=None, folder=None, progress=None, **options) -> Path:
         """Synchronous training in this process; returns the model file."""
@@ -314,6 +328,11 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
                  **{f"center {a} (mm)": c for a, c in zip("RAS", roi.GetCenter())},
                  **{f"size {a} (mm)": s for a, s in zip("RAS", roi.GetSize())}} for roi, box in zip(rois, boxes)]
         return rois, results.updateTableFromRows(table, rows)
+
+    def detect(self, volume, model, threshold: float = 0.5, table=None, device: str = "auto", progress=None):
+        """Synchronous detection in this process; returns (ROI nodes, table)."""
+        spec = self.prepareDetection(volume, model, threshold, device)
+        return runJobHere(spec, lambda result: self.applyDetection(result, table), progress)
 
 
 def roiToLPSBox(roi) -> list[float]:

@@ -1,6 +1,6 @@
 """GDSegment's Logic on the Slicer double with real images: named, coloured segments from label maps,
-segmentations back to label maps, detections as ROI nodes in RAS, and a tiny train -> segment -> evaluate
-run through the job runner."""
+segmentations back to label maps, detections as ROI nodes in RAS, and tiny train -> segment -> evaluate and train -> detect runs
+through the job runner."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,10 @@ import pytest
 import SimpleITK as sitk
 import vtk
 
+from gdbackend.detect.sample import lesion_volumes
+from gdbackend.errors import InputError
 from gdbackend.sample_data import itk_example, mricron
+from gdbackend.train import load_model_file
 from gdbackend.volume import Volume
 from slicer_double.modules import load
 
@@ -132,3 +135,29 @@ def test_train_then_segment_a_real_slice_through_the_job_runner(tmp_path):
     assert segment.GetName() == "bright" and np.allclose(segment.GetColor(), (1, 0.5, 0))
     assert table.GetColumnName(1) == "Dice" and table.GetCellText(0, 0) == "bright"
     assert 0.0 <= float(table.GetCellText(0, 1)) <= 1.0
+
+
+@pytest.mark.slow
+def test_train_a_lesion_detector_on_scene_nodes_then_find_lesions(tmp_path):
+    """Volume + lesion segmentation -> detect.train job -> a U-Net lesion detector -> ROI nodes and a table;
+    options of another detector pipeline are refused before any training."""
+    load("GDSegment")
+    case = lesion_volumes(1, seed=3, count=(3, 3), diameter=(10.0, 20.0), contrast=(0.4, 0.6))[0]
+    volume = nodes.addVolumeNode(case.image, "brain")
+    lesions = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "lesions")
+    results.updateSegmentationFromLabels(lesions, case.label.with_array((case.label.array > 0).astype(np.uint8)),
+                                         [{"value": 1, "name": "lesion", "color": [1, 0, 0]}], volume)
+    logic = GDSegment.GDSegmentLogic()
+    with pytest.raises(InputError, match="whole volumes"):
+        logic.train(tmp_path / "x.pt", volume, lesions, task="detect", size=128)
+    assert not (tmp_path / "x.pt").exists()
+    events = []
+    model = logic.train(tmp_path / "lesions.pt", volume, lesions, task="detect", epochs=2, device="cpu",
+                        batch_size=4, spacing=[4, 4, 4], patch_size=[24, 24, 24], patches_per_volume=4,
+                        progress=events.append)
+    card = load_model_file(model, task="detect")["card"]
+    assert card["pipeline"] == "segmentation" and card["data"]["train_cases"] == ["scene"]
+    assert card["data"]["foreground_fraction"][0] > 0          # the segmentation's lesions reached the job
+    assert any(e.get("event") == "progress" and e.get("loss") for e in events)
+    rois, table = logic.detect(volume, model, threshold=0.0, device="cpu")
+    assert table.GetNumberOfRows() == len(rois)

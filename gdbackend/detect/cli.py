@@ -15,10 +15,7 @@ from .data import read_cases, truth_boxes
 from .metrics import detection_metrics, smaller_than
 from .model import ALL_ARCHITECTURES
 from .predict import detect_volume, load_detector
-from .retina3d import ARCHITECTURES_3D
-from .segmentation import ARCHITECTURES_SEGMENTATION, train_unet_detector
-from .train import train_detector
-from .train3d import train_retina3d
+from .fit import WHOLE_VOLUME, check_options, train_by_name
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -82,11 +79,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    whole_volume = args.architecture in (*ARCHITECTURES_3D, *ARCHITECTURES_SEGMENTATION)
-    if whole_volume and args.size is not None:
+    if args.architecture in WHOLE_VOLUME and args.size is not None:
         raise InputError("--size sets the 2.5D slice size; a 3D detector takes --patch-size instead.")
-    if args.architecture in ARCHITECTURES_SEGMENTATION and args.weights:
-        raise InputError("--weights loads torchvision or MONAI detector weights; unet3d trains from random weights.")
+    check_options(args.architecture, args.size, args.crop, args.patch_size, args.patches_per_volume, args.weights)
     train = read_cases(args.data, args.boxes)
     val = read_cases(args.val, args.val_boxes) if args.val else []
     config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
@@ -100,25 +95,13 @@ def run_train(args: argparse.Namespace) -> int:
         if e.kind == "step":
             bar.update(e.step, f"epoch {e.epoch} loss {e.loss:.4f}")
 
-    common = {"normalisation": args.normalisation, "augment": not args.no_augment,
-              "min_size_mm": args.min_size, "resume": args.resume, "on_event": on_event}
-    spacing_3d = tuple(args.spacing or (2.0, 2.0, 2.0))
-    if args.architecture in ARCHITECTURES_SEGMENTATION:
-        result, card = train_unet_detector(train, val, config, args.out, spacing=spacing_3d,
-                                           patch_size=tuple(args.patch_size or (32, 32, 32)),
-                                           patches_per_volume=args.patches_per_volume or 16, **common)
-    elif args.architecture in ARCHITECTURES_3D:
-        result, card = train_retina3d(train, val, config, args.out, spacing=spacing_3d,
-                                      patch_size=tuple(args.patch_size or (64, 64, 64)),
-                                      patches_per_volume=args.patches_per_volume or 4, weights=args.weights,
-                                      **common)
-    else:
-        result, card = train_detector(train, val, config, args.out, architecture=args.architecture,
-                                      spacing=tuple(args.spacing or (1.0, 1.0, 2.0)), size=args.size,
-                                      negative_ratio=args.negative_ratio, crop=args.crop, weights=args.weights,
-                                      **common)
+    result, card = train_by_name(args.architecture, train, val, config, args.out, spacing=args.spacing,
+                                 size=args.size, patch_size=args.patch_size, patches_per_volume=args.patches_per_volume,
+                                 negative_ratio=args.negative_ratio, crop=args.crop, weights=args.weights,
+                                 normalisation=args.normalisation, augment=not args.no_augment,
+                                 min_size_mm=args.min_size, resume=args.resume, on_event=on_event)
     bar.close()
-    shape = {"patch_size": card.get("patch_size", card.get("patch"))} if whole_volume else \
+    shape = {"patch_size": card.get("patch_size", card.get("patch"))} if args.architecture in WHOLE_VOLUME else \
         {"slices": card["data"]["train_slices"], "size": card["size"]}
     summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
                "losses": [round(h["loss"], 5) for h in result.history], "seconds": round(result.seconds, 1), **shape}

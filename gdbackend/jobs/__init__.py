@@ -20,6 +20,9 @@ from ..resources import MODEL_BYTES, check_disk_space, check_writable
 # with the option's name, not later as a raw error from deep inside the job.
 STR, INT, NUMBER, BOOL, LIST, NULL = str, int, float, bool, list, type(None)
 DEVICE = {"device": (STR,)}
+TRAINING = {"epochs": (INT,), "optimizer": (STR,), "lr": (NUMBER,), "batch_size": (INT,), "momentum": (NUMBER,),
+            "weight_decay": (NUMBER,), "schedule": (STR,), "seed": (INT, NULL), "patience": (INT, NULL),
+            "data": (STR,), "augment": (BOOL,), "val_fraction": (NUMBER,), **DEVICE}
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,18 @@ KINDS: dict[str, JobKind] = {
          "diffeomorphic": (BOOL,), "seed": (INT, NULL), **DEVICE}),
     "segment.train": JobKind(
         "gdbackend.jobs.segment:train", (), ("image", "label"), ("model",), (),
-        {"epochs": (INT,), "optimizer": (STR,), "lr": (NUMBER,), "batch_size": (INT,), "momentum": (NUMBER,),
-         "weight_decay": (NUMBER,), "schedule": (STR,), "seed": (INT, NULL), "patience": (INT, NULL),
-         "data": (STR,), "labels": (STR, LIST), "network": (STR,), "patch": (LIST,), "spacing": (LIST,),
-         "normalisation": (STR,), "loss": (STR,), "samples_per_case": (INT,), "augment": (BOOL,),
-         "val_fraction": (NUMBER,), **DEVICE}),
+        {"labels": (STR, LIST), "network": (STR,), "patch": (LIST,), "spacing": (LIST,), "normalisation": (STR,),
+         "loss": (STR,), "samples_per_case": (INT,), **TRAINING}),
     "segment.predict": JobKind(
         "gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",), (),
         {"flips": (BOOL,), "largest_component": (BOOL,), "overlap": (NUMBER,), "reference_labels": (LIST, NULL),
          **DEVICE}),
     "classify.predict": JobKind("gdbackend.jobs.classify:predict", ("image", "model"), (), ("probabilities",), (),
                                 {"box": (LIST, NULL), **DEVICE}),
+    "detect.train": JobKind(
+        "gdbackend.jobs.detect:train", (), ("image", "label"), ("model",), (),
+        {"architecture": (STR,), "spacing": (LIST,), "size": (INT, NULL), "patch_size": (LIST,),
+         "patches_per_volume": (INT,), "crop": (INT, NULL), "min_size_mm": (NUMBER,), **TRAINING}),
     "detect.predict": JobKind("gdbackend.jobs.detect:predict", ("image", "model"), (), ("boxes",), (),
                               {"threshold": (NUMBER,), **DEVICE}),
 }

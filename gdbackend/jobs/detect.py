@@ -1,12 +1,15 @@
-"""Detection as a job: lesion boxes (LPS mm) with scores, from an image and a model file."""
+"""Detection as jobs: train a detector on images with lesion label maps; lesion boxes (LPS mm) with scores
+from an image and a model file."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..detect import detect_volume, load_detector
+from ..detect import DetectionCase, detect_volume, load_detector
 from ..detect.boxes import write_boxes
+from ..detect.fit import DEFAULT_ARCHITECTURE, check_options, train_by_name
 from ..errors import InputError
 from ..volume import Volume
+from .training import engine_config, progress_events, raise_if_cancelled, training_cases
 
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
@@ -22,3 +25,23 @@ def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], co
     write_boxes(outputs["boxes"], {Path(inputs["image"]).name: (boxes, scores)})
     return {"boxes": [{"min_lps": b[:3].tolist(), "max_lps": b[3:].tolist(), "score": float(s)}
                       for b, s in zip(boxes, scores)]}
+
+
+def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
+    """A detector from a folder of cases (option "data") or one image with its lesion label map: each
+    connected component of a label map is a lesion. The U-Net detector unless option "architecture" names
+    another (gd detect train's list)."""
+    architecture = options.get("architecture", DEFAULT_ARCHITECTURE)
+    shape = {k: (tuple(options[k]) if k in ("spacing", "patch_size") else options[k])
+             for k in ("spacing", "size", "patch_size", "patches_per_volume", "crop") if options.get(k) is not None}
+    check_options(architecture, **{k: v for k, v in shape.items() if k != "spacing"})
+    train_cases, val_cases = training_cases(inputs, options)
+    result, card = train_by_name(architecture, [DetectionCase(c.name, c.image, c.label) for c in train_cases],
+                                 [DetectionCase(c.name, c.image, c.label) for c in val_cases],
+                                 engine_config(options, bool(val_cases), "cpm"), outputs["model"], **shape,
+                                 min_size_mm=float(options.get("min_size_mm", 0.0)),
+                                 augment=bool(options.get("augment", True)), on_event=progress_events(context),
+                                 cancel=context.cancelled)
+    raise_if_cancelled(context)
+    return {"architecture": architecture, "epochs": len(result.history), "final_loss": result.history[-1]["loss"],
+            "best": result.best, "train_cases": len(train_cases), "val_cases": len(val_cases)}

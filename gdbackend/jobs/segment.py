@@ -6,13 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, InputError
-from ..segment import Case, evaluate, load_cases, load_model, parse_labels, split, train_segmentation
+from ..segment import evaluate, load_model, parse_labels, train_segmentation
 from ..segment import predict as predict_labels
-from ..train import TrainConfig
 from ..volume import Volume
-
-TRAIN_CONFIG = ("epochs", "optimizer", "lr", "batch_size", "momentum", "weight_decay", "schedule", "device", "seed",
-                "patience")
+from .training import engine_config, progress_events, raise_if_cancelled, training_cases
 
 
 def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
@@ -21,29 +18,14 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
     labels = parse_labels(labels) if isinstance(labels, str) else labels
     if not labels:
         raise InputError('Give the labels to learn, e.g. "1:brain" or [{"value": 1, "name": "brain", ...}].')
-    if options.get("data"):
-        cases = load_cases(options["data"])
-    elif "image" in inputs and "label" in inputs:
-        cases = [Case("scene", Volume.read(inputs["image"]), Volume.read(inputs["label"]))]
-    else:
-        raise InputError("Give a data folder, or an image and its label map, to train on.")
-    train_cases, val_cases = split(cases, float(options.get("val_fraction", 0.2 if len(cases) > 1 else 0)),
-                                   options.get("seed", 0))
-    config = TrainConfig(**{k: options[k] for k in TRAIN_CONFIG if k in options},
-                         monitor="dice" if val_cases else "loss", mode="max" if val_cases else "min")
-
-    def on_event(e) -> None:
-        if e.kind in ("step", "epoch", "validation"):
-            context.progress(e.step / max(e.steps, 1), loss=e.loss, epoch=e.epoch, epochs=e.epochs, step=e.step,
-                             **{f"val_{k}": v for k, v in e.metrics.items()})
-
+    train_cases, val_cases = training_cases(inputs, options)
+    config = engine_config(options, bool(val_cases), "dice")
     extra = {k: (tuple(options[k]) if k in ("patch", "spacing") else options[k])
              for k in ("network", "patch", "spacing", "normalisation", "loss", "samples_per_case", "augment")
              if options.get(k) is not None}
-    result, card = train_segmentation(train_cases, val_cases, labels, config, outputs["model"], on_event=on_event,
-                                      cancel=context.cancelled, **extra)
-    if context.cancelled():
-        raise Cancelled("Training cancelled: no model was written.")
+    result, card = train_segmentation(train_cases, val_cases, labels, config, outputs["model"],
+                                      on_event=progress_events(context), cancel=context.cancelled, **extra)
+    raise_if_cancelled(context)
     return {"labels": card["labels"], "epochs": len(result.history), "final_loss": result.history[-1]["loss"],
             "best": result.best, "train_cases": len(train_cases), "val_cases": len(val_cases)}
 

@@ -1,0 +1,46 @@
+"""What every training job shares: its cases (a data folder or one image/label pair of the scene), its
+engine settings, live progress for the panel's loss chart, and the cancel check that leaves no model behind."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import Cancelled, InputError
+from ..segment import Case, load_cases, split
+from ..train import Event, TrainConfig
+from ..volume import Volume
+
+ENGINE_OPTIONS = ("epochs", "optimizer", "lr", "batch_size", "momentum", "weight_decay", "schedule", "device",
+                  "seed", "patience")
+
+
+def training_cases(inputs: dict[str, Path], options: dict) -> tuple[list[Case], list[Case]]:
+    """(train, validation) from a folder or CSV of cases (option "data") or one image/label pair (inputs
+    "image", "label"); a fifth of several cases validates unless option "val_fraction" says otherwise."""
+    if options.get("data"):
+        cases = load_cases(options["data"])
+    elif "image" in inputs and "label" in inputs:
+        cases = [Case("scene", Volume.read(inputs["image"]), Volume.read(inputs["label"]))]
+    else:
+        raise InputError("Give a data folder, or an image and its label map, to train on.")
+    return split(cases, float(options.get("val_fraction", 0.2 if len(cases) > 1 else 0)), options.get("seed", 0))
+
+
+def engine_config(options: dict, validated: bool, monitor: str) -> TrainConfig:
+    """The engine settings of the options; the checkpoint kept is the best `monitor` when there is
+    validation data, else the lowest training loss."""
+    return TrainConfig(**{k: options[k] for k in ENGINE_OPTIONS if k in options},
+                       monitor=monitor if validated else "loss", mode="max" if validated else "min")
+
+
+def progress_events(context) -> Callable[[Event], None]:
+    def on_event(e: Event) -> None:
+        if e.kind in ("step", "epoch", "validation"):
+            context.progress(e.step / max(e.steps, 1), loss=e.loss, epoch=e.epoch, epochs=e.epochs, step=e.step,
+                             **{f"val_{k}": v for k, v in e.metrics.items()})
+    return on_event
+
+
+def raise_if_cancelled(context) -> None:
+    if context.cancelled():
+        raise Cancelled("Training cancelled: no model was written.")
