@@ -20,7 +20,8 @@ from GDImagingLib import results
 from GDImagingLib.jobs import jobFolder, runJobHere, startJob, writeSpec
 
 NETWORKS = ["unet", "basicunet", "segresnet"]
-TRAIN_TASKS = {"segmentation": "segment", "lesion detection": "detect"}   # shown in the panel -> job task
+# shown in the panel -> job task
+TRAIN_TASKS = {"segmentation": "segment", "lesion detection": "detect", "classification": "classify"}
 OPTIMIZERS = ["adam", "sgd", "minibatch", "gd"]
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -163,9 +164,9 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _updateButtons(self, caller=None, event=None) -> None:
         """One job at a time: the running panel's button cancels, the others wait."""
         p = self._parameterNode
+        fromScene = bool(p and p.trainVolume and p.trainSegmentation and TRAIN_TASKS[p.trainTask] != "classify")
         ready = {"segment": bool(p and p.segmentVolume and _given(p.segmentModel)),
-                 "train": bool(p and _given(p.trainOutput) and (_given(p.trainFolder) or
-                                                                (p.trainVolume and p.trainSegmentation))),
+                 "train": bool(p and _given(p.trainOutput) and (_given(p.trainFolder) or fromScene)),
                  "classify": bool(p and p.classifyVolume and _given(p.classifyModel)),
                  "detect": bool(p and p.detectVolume and _given(p.detectModel))}
         busy = any(r.running for r in self.runners.values())
@@ -207,7 +208,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._updateButtons()
 
     def onTrainDone(self, result: dict) -> None:
-        """The new model becomes the model of the Segment or the Detect section, whichever it was trained for."""
+        """The new model becomes the model of the section it was trained for (Segment, Classify or Detect)."""
         setattr(self._parameterNode, f"{self._trainTask}Model", Path(result["outputs"]["model"]))
         self._updateButtons()
 
@@ -278,9 +279,14 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
                         device: str = "auto", **backendOptions) -> Path:
         """Train on a volume + segmentation of the scene, or on a folder of images/ and labels/: a segmentation
         model (task "segment": the segments are its classes, `network` its U-Net) or a lesion detector (task
-        "detect": every connected region of any segment is a lesion; a 3D U-Net unless `architecture` is given)."""
+        "detect": every connected region of any segment is a lesion; a 3D U-Net unless `architecture` is given).
+        A classifier (task "classify") learns from `folder` only: one sub-folder of images per class, or a CSV
+        path,label."""
         if task not in TRAIN_TASKS.values():
             raise ValueError(f"Unknown task {task!r}: use one of {', '.join(TRAIN_TASKS.values())}.")
+        if task == "classify" and not folder:
+            raise ValueError("A classifier learns from files: choose a folder with one sub-folder of images per "
+                             "class (or give a CSV with columns path,label).")
         job = jobFolder("train")
         options = {"optimizer": optimizer, "epochs": epochs, "lr": learningRate, "device": device,
                    **({"network": network} if task == "segment" else {}), **backendOptions}
@@ -314,6 +320,11 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
         with open(result["outputs"]["probabilities"], newline="") as f:
             rows = [{"class": r["class"], "probability": float(r["probability"])} for r in csv.DictReader(f)]
         return results.updateTableFromRows(table, rows)
+
+    def classify(self, volume, model, roi=None, table=None, device: str = "auto", progress=None):
+        """Synchronous classification in this process; returns the table of class probabilities."""
+        spec = self.prepareClassification(volume, model, roi, device)
+        return runJobHere(spec, lambda result: self.applyClassification(result, table), progress)
 
     # ---------------------------------------------------------------- detect
     def prepareDetection(self, volume, model, threshold: float = 0.5, device: str = "auto") -> Path:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gdbackend.classify import classification_metrics, load_classifier, predict_probabilities, train_classifier
-from gdbackend.classify.data import Sample
+from gdbackend.classify.data import Sample, read_samples
 from gdbackend.classify.predict import prepare_inputs
 from gdbackend.classify.sample import lesion_patches, write_csv
 from gdbackend.cli import main
@@ -89,6 +89,10 @@ def test_bad_input_is_refused_before_training(patches, tmp_path):
     torch.save({"format": 1, "card": {"task": "segment"}, "model": {}, "train": None}, seg)
     with pytest.raises(ModelError, match="not a 'classify' model"):
         load_classifier(seg)
+    (tmp_path / "sorted" / "present").mkdir(parents=True)
+    (tmp_path / "sorted" / "present" / "readme.txt").write_text("no image here")
+    with pytest.raises(InputError, match="no images in class sub-folders"):
+        read_samples(tmp_path / "sorted")
 
 
 def test_same_seed_same_run(patches):

@@ -1,6 +1,6 @@
 """GDSegment's Logic on the Slicer double with real images: named, coloured segments from label maps,
-segmentations back to label maps, detections as ROI nodes in RAS, and tiny train -> segment -> evaluate and train -> detect runs
-through the job runner."""
+segmentations back to label maps, detections as ROI nodes in RAS, and tiny train -> segment -> evaluate, train -> detect and train -> classify
+runs through the job runner."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,7 @@ import pytest
 import SimpleITK as sitk
 import vtk
 
+from gdbackend.classify.sample import lesion_patches
 from gdbackend.detect.sample import lesion_volumes
 from gdbackend.errors import InputError
 from gdbackend.sample_data import itk_example, mricron
@@ -161,3 +162,28 @@ def test_train_a_lesion_detector_on_scene_nodes_then_find_lesions(tmp_path):
     assert any(e.get("event") == "progress" and e.get("loss") for e in events)
     rois, table = logic.detect(volume, model, threshold=0.0, device="cpu")
     assert table.GetNumberOfRows() == len(rois)
+
+
+@pytest.mark.slow
+def test_train_a_classifier_on_a_folder_of_class_subfolders_then_classify_a_volume(tmp_path):
+    """Images sorted into one sub-folder per class -> classify.train job -> a classifier selected by class name;
+    a volume node of the scene then gets one probability per class. The scene alone cannot teach classes."""
+    load("GDSegment")
+    for n, s in enumerate(lesion_patches(4, seed=1, negatives=1, diameter=(8.0, 20.0), contrast=(0.3, 0.6))):
+        grid = Volume(np.zeros((32, 32, 32)), spacing=(1.0,) * 3, origin=tuple(s.box[:3] + 0.5))
+        (tmp_path / "data" / s.label).mkdir(parents=True, exist_ok=True)
+        s.image.resample_to(grid).write(tmp_path / "data" / s.label / f"patch{n:02d}.nii.gz")
+    (tmp_path / "data" / "notes.txt").write_text("not an image")
+    logic = GDSegment.GDSegmentLogic()
+    with pytest.raises(ValueError, match="sub-folder of images per class"):
+        logic.prepareTraining(tmp_path / "c.pt", task="classify")
+    events = []
+    model = logic.train(tmp_path / "c.pt", folder=tmp_path / "data", task="classify", network="resnet10",
+                        epochs=2, batch_size=4, size=[16, 16, 16], device="cpu", progress=events.append)
+    card = load_model_file(model, task="classify")["card"]
+    assert card["classes"] == sorted(p.name for p in (tmp_path / "data").iterdir() if p.is_dir())
+    assert any(e.get("event") == "progress" and e.get("loss") for e in events)
+    volume = nodes.addVolumeNode(Volume.read(next((tmp_path / "data" / "present").iterdir())), "patch")
+    table = logic.classify(volume, model, device="cpu")
+    assert table.GetNumberOfRows() == 2
+    assert sum(float(table.GetCellText(r, 1)) for r in range(2)) == pytest.approx(1.0, abs=1e-4)

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..progress import ProgressBar
 from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig
 from ..volume import Volume
-from .data import Sample, read_samples
+from .data import Sample, read_samples, split_samples
 from .metrics import classification_metrics
 from .networks import NETWORKS
 from .predict import load_classifier, predict_probabilities, prepare_inputs
@@ -65,21 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(run=run_predict if name == "predict" else run_evaluate)
 
 
-def _split(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """A stratified split: `fraction` of each class goes to validation."""
-    if not 0 <= fraction < 1:
-        raise InputError(f"--val-fraction must be in [0, 1), got {fraction}.")
-    rng = np.random.default_rng(seed)
-    val_idx: set[int] = set()
-    for label in sorted({s.label for s in samples}):
-        idx = [i for i, s in enumerate(samples) if s.label == label]
-        val_idx |= set(rng.permutation(idx)[:int(round(fraction * len(idx)))].tolist())
-    return [s for i, s in enumerate(samples) if i not in val_idx], [s for i, s in enumerate(samples) if i in val_idx]
-
-
 def run_train(args: argparse.Namespace) -> int:
     samples = read_samples(args.data)
-    train, val = (samples, read_samples(args.val)) if args.val else _split(samples, args.val_fraction, args.seed)
+    train, val = (samples, read_samples(args.val)) if args.val else split_samples(samples, args.val_fraction, args.seed)
     config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                          schedule=args.schedule, weight_decay=args.weight_decay, device=args.device, seed=args.seed,
                          monitor="auc" if val else "loss", mode="max" if val else "min", patience=args.patience)

@@ -1,5 +1,6 @@
 """Classification samples: an image (file or in-memory Volume), a class label and an optional region of
-interest (a box in LPS mm or a mask), read from a CSV with columns path,label[,box][,mask]."""
+interest (a box in LPS mm or a mask), read from a CSV with columns path,label[,box][,mask] or from a folder
+with one sub-folder of images per class."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..segment.data import IMAGE_SUFFIXES
 from ..volume import Volume
 
 
@@ -36,10 +38,13 @@ def _box(text: str, where: str) -> np.ndarray | None:
 
 def read_samples(path: str | Path, need_labels: bool = True) -> list[Sample]:
     """Rows of a CSV: path (or image), label, optional box ("x0 y0 z0 x1 y1 z1") and mask; relative paths
-    are relative to the CSV's folder."""
+    are relative to the CSV's folder. A folder instead holds one sub-folder of images per class."""
     path = Path(path)
+    if path.is_dir():
+        return folder_samples(path)
     if not path.is_file():
-        raise InputError(f"Data list not found: {path}. Give a CSV with columns path,label.")
+        raise InputError(f"Data list not found: {path}. Give a CSV with columns path,label, or a folder with one "
+                         "sub-folder of images per class.")
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     column = "path" if rows and "path" in rows[0] else "image"
@@ -53,6 +58,30 @@ def read_samples(path: str | Path, need_labels: bool = True) -> list[Sample]:
         mask = (r.get("mask") or "").strip()
         samples.append(Sample(path.parent / r[column].strip(), label, _box(r.get("box", ""), f"{path} line {n}"),
                               path.parent / mask if mask else None))
+    return samples
+
+
+def split_samples(samples: list[Sample], fraction: float, seed: int | None = 0) -> tuple[list[Sample], list[Sample]]:
+    """A stratified split: `fraction` of each class goes to validation."""
+    if not 0 <= fraction < 1:
+        raise InputError(f"The validation fraction must be in [0, 1), got {fraction}.")
+    rng = np.random.default_rng(seed)
+    val_idx: set[int] = set()
+    for label in sorted({s.label for s in samples}):
+        idx = [i for i, s in enumerate(samples) if s.label == label]
+        val_idx |= set(rng.permutation(idx)[:int(round(fraction * len(idx)))].tolist())
+    return [s for i, s in enumerate(samples) if i not in val_idx], [s for i, s in enumerate(samples) if i in val_idx]
+
+
+def folder_samples(folder: Path) -> list[Sample]:
+    """Whole images labelled by the sub-folder that holds them (torchvision's ImageFolder layout), which is
+    how most image collections are sorted by hand."""
+    samples = [Sample(p, d.name) for d in sorted(folder.iterdir()) if d.is_dir() for p in sorted(d.iterdir())
+               if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)]
+    if not samples:
+        raise InputError(f"{folder} has no images in class sub-folders: put each class's images in a sub-folder "
+                         f"named after the class (e.g. {folder / 'present' / 'case1.nii.gz'}), or give a CSV "
+                         "with columns path,label.")
     return samples
 
 

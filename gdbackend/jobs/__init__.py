@@ -54,6 +54,10 @@ KINDS: dict[str, JobKind] = {
         "gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",), (),
         {"flips": (BOOL,), "largest_component": (BOOL,), "overlap": (NUMBER,), "reference_labels": (LIST, NULL),
          **DEVICE}),
+    "classify.train": JobKind(
+        "gdbackend.jobs.classify:train", (), (), ("model",), (),
+        {"network": (STR,), "classes": (LIST, NULL), "size": (LIST,), "spacing": (LIST, NULL), "normalisation": (STR,),
+         "margin": (NUMBER,), "balance": (STR,), "label_smoothing": (NUMBER,), **TRAINING}),
     "classify.predict": JobKind("gdbackend.jobs.classify:predict", ("image", "model"), (), ("probabilities",), (),
                                 {"box": (LIST, NULL), **DEVICE}),
     "detect.train": JobKind(

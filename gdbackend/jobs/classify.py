@@ -1,4 +1,5 @@
-"""Classification as a job: class probabilities of an image (or a box of it) with a model file."""
+"""Classification as jobs: train a classifier on labelled images; class probabilities of an image (or a box
+of it) with a model file."""
 from __future__ import annotations
 
 import csv
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classify import load_classifier, predict_probabilities
-from ..classify.data import Sample
+from ..classify import load_classifier, predict_probabilities, train_classifier
+from ..classify.data import Sample, read_samples, split_samples
 from ..classify.predict import prepare_inputs
+from ..errors import InputError
 from ..volume import Volume
+from .training import engine_config, progress_events, raise_if_cancelled
 
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
@@ -25,3 +28,22 @@ def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], co
         writer.writeheader()
         writer.writerows(rows)
     return {"probabilities": rows, "predicted": max(rows, key=lambda r: r["probability"])["class"]}
+
+
+def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
+    """A classifier from option "data": a CSV path,label[,box][,mask] or a folder with one sub-folder of images
+    per class; a stratified fifth validates (option "val_fraction") and the best ROC AUC is kept."""
+    if not options.get("data"):
+        raise InputError("Give the training data: a CSV with columns path,label, or a folder with one sub-folder "
+                         "of images per class.")
+    train_samples, val_samples = split_samples(read_samples(options["data"]), float(options.get("val_fraction", 0.2)),
+                                               options.get("seed", 0))
+    extra = {k: (tuple(options[k]) if k in ("size", "spacing") else options[k])
+             for k in ("network", "classes", "size", "spacing", "normalisation", "margin", "balance",
+                       "label_smoothing", "augment") if options.get(k) is not None}
+    result, card = train_classifier(train_samples, val_samples, engine_config(options, bool(val_samples), "auc"),
+                                    outputs["model"], on_event=progress_events(context), cancel=context.cancelled,
+                                    **extra)
+    raise_if_cancelled(context)
+    return {"classes": card["classes"], "epochs": len(result.history), "final_loss": result.history[-1]["loss"],
+            "best": result.best, "train_samples": len(train_samples), "val_samples": len(val_samples)}
