@@ -79,8 +79,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.architecture in WHOLE_VOLUME and args.size is not None:
-        raise InputError("--size sets the 2.5D slice size; a 3D detector takes --patch-size instead.")
     check_options(args.architecture, args.size, args.crop, args.patch_size, args.patches_per_volume, args.weights)
     train = read_cases(args.data, args.boxes)
     val = read_cases(args.val, args.val_boxes) if args.val else []

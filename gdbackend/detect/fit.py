@@ -25,10 +25,11 @@ def check_options(architecture: str, size: int | None = None, crop: int | None =
     if architecture not in ALL_ARCHITECTURES:
         raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ALL_ARCHITECTURES)}.")
     if architecture in WHOLE_VOLUME and (size is not None or crop is not None):
-        raise InputError(f"{architecture} detects in whole volumes: it takes a patch size, not a 2.5D slice size "
-                         "or crop.")
+        raise InputError(f"{architecture} detects in whole volumes: it takes a 3D patch size (--patch-size), not a "
+                         "2.5D slice size (--size) or crop (--crop).")
     if architecture not in WHOLE_VOLUME and (patch_size is not None or patches_per_volume is not None):
-        raise InputError(f"{architecture} detects on 2.5D slices: it takes a slice size, not a 3D patch size.")
+        raise InputError(f"{architecture} detects on 2.5D slices: it takes a slice size (--size), not a 3D patch "
+                         "size (--patch-size, --patches-per-volume).")
     if architecture in ARCHITECTURES_SEGMENTATION and weights:
         raise InputError(f"Weights files hold torchvision or MONAI detectors; {architecture} trains from random "
                          "weights.")
