@@ -4,7 +4,7 @@ import pytest
 
 from gdbackend.detect.boxes import check_boxes, label_boxes, read_boxes, write_boxes
 from gdbackend.detect.merge import merge_slices
-from gdbackend.detect.metrics import coco_map, froc
+from gdbackend.detect.metrics import coco_map, froc, lesions_found
 from gdbackend.errors import InputError
 from gdbackend.volume import Volume
 
@@ -30,6 +30,15 @@ def test_froc_by_hand():
 def test_froc_ignores_small_lesions_and_their_hits():
     m = froc(PRED, TRUTH, ignore=[np.array([False, False]), np.array([True])])   # C ignored: 1 of 2 found
     assert m["sensitivity@8"] == pytest.approx(0.5)
+
+
+def test_lesions_found_at_an_operating_point():
+    # one FP (0.8) in 2 volumes: at 1/4 FP/volume no FP is allowed, so only A (0.9 > 0.8) counts, as FROC says;
+    # at 1/2 and more the FP is allowed and C (0.3) counts too; B is never hit
+    at = lambda rate, **kw: [f.tolist() for f in lesions_found(PRED, TRUTH, rate, **kw)]
+    assert at(0.25) == [[True, False], [False]]
+    assert at(1.0) == [[True, False], [True]]
+    assert at(1.0, ignore=[np.array([False, False]), np.array([True])]) == [[True, False], [False]]
 
 
 def test_map_by_hand():

@@ -27,9 +27,10 @@ from gdbackend.classify.predict import prepare_inputs  # noqa: E402
 from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
 from gdbackend.classify.train import train_classifier  # noqa: E402
 from gdbackend.detect import (detect_by_segmentation, detect_volume, detection_metrics, train_detector,  # noqa: E402
-                              train_unet_detector, truth_boxes)
-from gdbackend.detect.metrics import smaller_than  # noqa: E402
+                              train_unet_detector)
+from gdbackend.detect.metrics import lesions_found, smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
+from gdbackend.lesions import lesion_cases  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 from gdbackend.volume import Volume  # noqa: E402
 
@@ -37,7 +38,7 @@ CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "re
             "lesions": (3, 6), "negatives": 4}
 DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "resnet18_fpn", "lesions": (3, 6),
           "spacing": (1.5, 1.5, 3.0), "size": 160, "crop": 96, "batch_size": 8, "min_size_mm": 5.0, "lr": 5e-4}
-UNET3D = {"train_brains": 24, "test_brains": 12, "epochs": 60, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
+UNET3D = {"train_brains": 24, "test_brains": 36, "epochs": 60, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
           "patch_size": (32, 32, 32), "patches_per_volume": 16, "batch_size": 8, "min_size_mm": 5.0, "lr": 1e-3}
 
 
@@ -64,13 +65,22 @@ def classify(out: Path) -> dict:
 
 
 def tested(detect: Callable[[Volume], tuple[np.ndarray, np.ndarray]], brains: int, min_size_mm: float) -> dict:
-    """FROC and mAP on held-out brains (1-3 lesions each), for lesions >= min_size_mm and for all."""
-    test = lesion_volumes(brains, seed=2)
+    """FROC and mAP on held-out brains (1-3 lesions each), for lesions >= min_size_mm and for all; and which
+    kinds of lesion >= min_size_mm are found at 1 FP/volume ("found/counted")."""
+    test = lesion_cases(brains, seed=2)
     predictions = [detect(c.image) for c in test]
-    truths = [truth_boxes(c) for c in test]
+    truths = [c.boxes for c in test]
+    ignore = smaller_than(truths, min_size_mm)
+    found = np.concatenate(lesions_found(predictions, truths, 1.0, ignore=ignore))
+    counted = ~np.concatenate(ignore)
+    contrast = np.array([les.contrast for c in test for les in c.lesions])
+    diameter = np.array([les.diameter for c in test for les in c.lesions])
+    kinds = {"hyper": contrast > 0, "hypo": contrast < 0, "contrast<25%": abs(contrast) < 0.25,
+             "contrast>=25%": abs(contrast) >= 0.25, "5-10mm": diameter < 10, ">=10mm": diameter >= 10}
     return {"test_lesions": int(sum(len(t) for t in truths)),
-            "lesions_ge_5mm": detection_metrics(predictions, truths, ignore=smaller_than(truths, min_size_mm)),
-            "all_lesions": detection_metrics(predictions, truths)}
+            "lesions_ge_5mm": detection_metrics(predictions, truths, ignore=ignore),
+            "all_lesions": detection_metrics(predictions, truths),
+            "found_at_1fp": {k: f"{int((found & sel).sum())}/{int((counted & sel).sum())}" for k, sel in kinds.items()}}
 
 
 def detect(out: Path) -> dict:

@@ -22,28 +22,50 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return box_iou(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)).numpy()
 
 
+def _matches(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray], hit_iou: float,
+             ignore: list[np.ndarray] | None) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """(per volume: each lesion's best hit score, nan when missed or ignored; per volume: each counted lesion's
+    index; the scores of all false positives). Hits on ignored lesions are neither targets nor false positives."""
+    best, counted, fp = [], [], []
+    for i, ((boxes, scores), gt) in enumerate(zip(predictions, truths)):
+        skip = np.zeros(len(gt), bool) if ignore is None else np.asarray(ignore[i], bool)
+        hits = _iou(boxes, gt) >= hit_iou
+        best.append(np.array([scores[hits[:, g]].max() if hits[:, g].any() and not skip[g] else np.nan
+                              for g in range(len(gt))], float))
+        counted.append(np.flatnonzero(~skip))
+        fp.append(scores[~hits.any(1)])
+    return best, counted, np.concatenate(fp) if fp else np.zeros(0)
+
+
 def froc(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray], hit_iou: float = 0.1,
          ignore: list[np.ndarray] | None = None) -> dict[str, float]:
     """Sensitivity at FP_RATES false positives per volume and their mean (the LUNA16 CPM score).
     `ignore[i]` marks lesions of volume i that count neither as targets nor as false positives when hit."""
-    tp_probs, fp_probs, targets = [], [], 0
-    for i, ((boxes, scores), gt) in enumerate(zip(predictions, truths)):
-        skip = np.zeros(len(gt), bool) if ignore is None else np.asarray(ignore[i], bool)
-        hits = _iou(boxes, gt) >= hit_iou
-        targets += int((~skip).sum())
-        for g in np.flatnonzero(~skip):
-            if hits[:, g].any():
-                tp_probs.append(scores[hits[:, g]].max())
-        fp_probs += list(scores[~hits.any(1)])
+    best, counted, fp_probs = _matches(predictions, truths, hit_iou, ignore)
+    targets = sum(len(c) for c in counted)
     if not targets:
         return {f"sensitivity@{r:g}": float("nan") for r in FP_RATES} | {"cpm": float("nan")}
+    tp_probs = np.concatenate([b[c] for b, c in zip(best, counted)])
     # MONAI (after CAMELYON16) starts its thresholds at the second-lowest score; a sentinel below every score
     # keeps the lowest-scored detection on the curve
-    fps, sens = compute_froc_curve_data(np.array([*fp_probs, -1.0]), np.array(tp_probs, float), targets, len(truths))
+    fps, sens = compute_froc_curve_data(np.array([*fp_probs, -1.0]), tp_probs[~np.isnan(tp_probs)], targets,
+                                        len(truths))
     at = np.interp(FP_RATES, fps[::-1], sens[::-1])
     out = {f"sensitivity@{r:g}": float(s) for r, s in zip(FP_RATES, at)}
     out["cpm"] = float(compute_froc_score(fps, sens, FP_RATES))
     return out
+
+
+def lesions_found(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray],
+                  fp_per_volume: float = 1.0, hit_iou: float = 0.1,
+                  ignore: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Per volume, which lesions a detection hits with a score above the operating point of `fp_per_volume`
+    false positives per volume (the score of the false positive just past that many): what FROC counts
+    there, lesion by lesion, to tell which kinds of lesion a detector misses. Ignored lesions are False."""
+    best, _, fp = _matches(predictions, truths, hit_iou, ignore)
+    allowed = int(np.floor(fp_per_volume * len(truths)))
+    threshold = np.sort(fp)[::-1][allowed] if len(fp) > allowed else -np.inf
+    return [np.nan_to_num(b, nan=-np.inf) > threshold for b in best]
 
 
 def coco_map(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray],
