@@ -11,6 +11,7 @@ sensitivity >= 0.9 at 1 false positive per volume for lesions >= 5 mm. Prints on
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -38,7 +39,7 @@ CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "re
             "lesions": (3, 6), "negatives": 4}
 DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "resnet18_fpn", "lesions": (3, 6),
           "spacing": (1.5, 1.5, 3.0), "size": 160, "crop": 96, "batch_size": 8, "min_size_mm": 5.0, "lr": 5e-4}
-UNET3D = {"train_brains": 24, "test_brains": 36, "epochs": 60, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
+UNET3D = {"train_brains": 96, "test_brains": 36, "epochs": 60, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
           "patch_size": (32, 32, 32), "patches_per_volume": 16, "batch_size": 8, "min_size_mm": 5.0, "lr": 1e-3}
 
 
@@ -121,4 +122,6 @@ if __name__ == "__main__":
     tasks = sys.argv[1:] or ["classify", "detect", "unet3d"]
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            print(json.dumps({"classify": classify, "detect": detect, "unet3d": unet3d}[task](Path(tmp))), flush=True)
+            result = {"classify": classify, "detect": detect, "unet3d": unet3d}[task](Path(tmp))
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20   # KiB on Linux
+            print(json.dumps({**result, "peak_memory_gb_so_far": round(peak, 1)}), flush=True)

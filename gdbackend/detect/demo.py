@@ -1,7 +1,7 @@
 """`gd demo` section: a 3D U-Net finds lesions inserted into real brains (Colin27 and ITK's T1): trained by the
 segmentation engine on the lesions' voxels, its lesion regions become boxes in LPS mm, evaluated with FROC and
 mAP on other brains. (The 2.5D Faster R-CNN gave sensitivity 0.09 at 1 FP/volume against 0.46 for this
-detector in the same benchmark: docs/detection.md.)"""
+detector trained on the same 24 brains: docs/detection.md.)"""
 from __future__ import annotations
 
 from pathlib import Path

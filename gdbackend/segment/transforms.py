@@ -35,8 +35,9 @@ def centre_indices(image: np.ndarray, classes: np.ndarray, n_classes: int) -> li
     flat, values = classes.ravel(), image[0].ravel()
     low = values.min()
     body = values > low + 0.1 * (np.percentile(values, 99) - low)
-    return [np.flatnonzero((flat == 0) & ~body), np.flatnonzero((flat == 0) & body),
-            *(np.flatnonzero(flat == k) for k in range(1, n_classes))]
+    dtype = np.int32 if flat.size < 2 ** 31 else np.int64   # the indices are half the cache: int64 doubles it
+    return [np.flatnonzero(m).astype(dtype) for m in
+            ((flat == 0) & ~body, (flat == 0) & body, *(flat == k for k in range(1, n_classes)))]
 
 
 def crop_sizes(patch: tuple[int, ...], augment: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -89,7 +90,7 @@ class PatchDataset(Dataset):
         self.cases = []
         for image, classes in cases:  # pad once and index the classes once: the cache
             image, classes = surround(image, outer), surround(classes[None], outer)
-            self.cases.append({"image": image.astype(np.float32), "label": classes.astype(np.float32),
+            self.cases.append({"image": image.astype(np.float32), "label": classes.astype(np.uint8),
                                "indices": centre_indices(image, classes, n_classes)})
         self.transform = augmentation(tuple(patch), n_classes, augment)
         self.samples_per_case, self.seed, self.epoch = samples_per_case, seed or 0, 0
