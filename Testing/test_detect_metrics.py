@@ -35,7 +35,9 @@ def test_froc_ignores_small_lesions_and_their_hits():
 def test_lesions_found_at_an_operating_point():
     # one FP (0.8) in 2 volumes: at 1/4 FP/volume no FP is allowed, so only A (0.9 > 0.8) counts, as FROC says;
     # at 1/2 and more the FP is allowed and C (0.3) counts too; B is never hit
-    at = lambda rate, **kw: [f.tolist() for f in lesions_found(PRED, TRUTH, rate, **kw)]
+    def at(rate: float, **options) -> list[list[bool]]:
+        return [f.tolist() for f in lesions_found(PRED, TRUTH, rate, **options)]
+
     assert at(0.25) == [[True, False], [False]]
     assert at(1.0) == [[True, False], [True]]
     assert at(1.0, ignore=[np.array([False, False]), np.array([True])]) == [[True, False], [False]]

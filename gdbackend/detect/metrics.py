@@ -23,29 +23,28 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _matches(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray], hit_iou: float,
-             ignore: list[np.ndarray] | None) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """(per volume: each lesion's best hit score, nan when missed or ignored; per volume: each counted lesion's
-    index; the scores of all false positives). Hits on ignored lesions are neither targets nor false positives."""
-    best, counted, fp = [], [], []
+             ignore: list[np.ndarray] | None) -> tuple[list[np.ndarray], int, np.ndarray]:
+    """(per volume, each lesion's best hit score, nan when missed or ignored; the number of lesions counted;
+    the scores of all false positives). Hits on ignored lesions are neither targets nor false positives."""
+    best, targets, fp = [], 0, []
     for i, ((boxes, scores), gt) in enumerate(zip(predictions, truths)):
         skip = np.zeros(len(gt), bool) if ignore is None else np.asarray(ignore[i], bool)
         hits = _iou(boxes, gt) >= hit_iou
         best.append(np.array([scores[hits[:, g]].max() if hits[:, g].any() and not skip[g] else np.nan
                               for g in range(len(gt))], float))
-        counted.append(np.flatnonzero(~skip))
+        targets += int((~skip).sum())
         fp.append(scores[~hits.any(1)])
-    return best, counted, np.concatenate(fp) if fp else np.zeros(0)
+    return best, targets, np.concatenate(fp) if fp else np.zeros(0)
 
 
 def froc(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray], hit_iou: float = 0.1,
          ignore: list[np.ndarray] | None = None) -> dict[str, float]:
     """Sensitivity at FP_RATES false positives per volume and their mean (the LUNA16 CPM score).
     `ignore[i]` marks lesions of volume i that count neither as targets nor as false positives when hit."""
-    best, counted, fp_probs = _matches(predictions, truths, hit_iou, ignore)
-    targets = sum(len(c) for c in counted)
+    best, targets, fp_probs = _matches(predictions, truths, hit_iou, ignore)
     if not targets:
         return {f"sensitivity@{r:g}": float("nan") for r in FP_RATES} | {"cpm": float("nan")}
-    tp_probs = np.concatenate([b[c] for b, c in zip(best, counted)])
+    tp_probs = np.concatenate(best)
     # MONAI (after CAMELYON16) starts its thresholds at the second-lowest score; a sentinel below every score
     # keeps the lowest-scored detection on the curve
     fps, sens = compute_froc_curve_data(np.array([*fp_probs, -1.0]), tp_probs[~np.isnan(tp_probs)], targets,
@@ -65,7 +64,7 @@ def lesions_found(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list
     best, _, fp = _matches(predictions, truths, hit_iou, ignore)
     allowed = int(np.floor(fp_per_volume * len(truths)))
     threshold = np.sort(fp)[::-1][allowed] if len(fp) > allowed else -np.inf
-    return [np.nan_to_num(b, nan=-np.inf) > threshold for b in best]
+    return [~np.isnan(b) & (b > threshold) for b in best]
 
 
 def coco_map(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray],
