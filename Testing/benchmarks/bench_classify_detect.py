@@ -1,9 +1,10 @@
 """Full runs of classification and detection on real brains with inserted lesions (not in CI).
 
-    .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect] [unet3d]
+    .venv/bin/python Testing/benchmarks/bench_classify_detect.py [classify] [detect] [unet3d] [unet3d_fit]
 
 `detect` trains Faster R-CNN on 2.5D slices, `unet3d` the 3D U-Net whose lesion regions are the detections;
-both are tested on the same held-out brains.
+both are tested on the same held-out brains. `unet3d_fit` asks how well the U-Net fits its own training
+lesions (4 brains, no augmentation): the highest lesion probability inside each training lesion.
 
 Targets (issue 4): ROC AUC >= 0.95 for lesion present / absent on 3D patches of held-out brains;
 sensitivity >= 0.9 at 1 false positive per volume for lesions >= 5 mm. Prints one JSON line per task.
@@ -32,6 +33,8 @@ from gdbackend.detect import (detect_by_segmentation, detect_volume, detection_m
 from gdbackend.detect.metrics import lesions_found, smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.lesions import lesion_cases  # noqa: E402
+from gdbackend.segment.inference import model_probabilities, to_model_space  # noqa: E402
+from gdbackend.segment.preprocess import label_to_model  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 from gdbackend.volume import Volume  # noqa: E402
 
@@ -41,6 +44,8 @@ DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "r
           "spacing": (1.5, 1.5, 3.0), "size": 160, "crop": 96, "batch_size": 8, "min_size_mm": 5.0, "lr": 5e-4}
 UNET3D = {"train_brains": 96, "test_brains": 36, "epochs": 60, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
           "patch_size": (32, 32, 32), "patches_per_volume": 16, "batch_size": 8, "min_size_mm": 5.0, "lr": 1e-3}
+UNET3D_FIT = {"train_brains": 4, "epochs": 480, "lesions": (3, 6), "spacing": (2.0, 2.0, 2.0),
+              "patch_size": (32, 32, 32), "patches_per_volume": 16, "batch_size": 8, "lr": 3e-3, "augment": False}
 
 
 def progress(event) -> None:
@@ -117,11 +122,36 @@ def unet3d(out: Path) -> dict:
             **metrics, "lesions_ge_5mm_with_flips": flips}
 
 
+def unet3d_fit(out: Path) -> dict:
+    cases = lesion_cases(UNET3D_FIT["train_brains"], seed=1, count=UNET3D_FIT["lesions"])
+    config = TrainConfig(epochs=UNET3D_FIT["epochs"], optimizer="adam", lr=UNET3D_FIT["lr"],
+                         batch_size=UNET3D_FIT["batch_size"], schedule="cosine", seed=0)
+    result, card = train_unet_detector(lesion_volumes(len(cases), seed=1, count=UNET3D_FIT["lesions"]), [], config,
+                                       spacing=UNET3D_FIT["spacing"], patch_size=UNET3D_FIT["patch_size"],
+                                       patches_per_volume=UNET3D_FIT["patches_per_volume"],
+                                       augment=UNET3D_FIT["augment"], on_event=progress)
+    model, lesions = result.model.eval(), []
+    for c in cases:
+        x, grid = to_model_space([c.image], card)
+        probability = model_probabilities(model, card, x, next(model.parameters()).device)[1]
+        label = label_to_model(c.label, grid).array
+        lesions += [{"diameter_mm": round(les.diameter, 1), "contrast": round(les.contrast, 2),
+                     "max_probability": round(float(probability[label == n].max(initial=0.0)), 2)}
+                    for n, les in enumerate(c.lesions, start=1)]
+    fitted = {f"{k} mm": f"{sum(les['max_probability'] > 0.5 for les in sel)}/{len(sel)}" for k, sel in
+              {"< 10": [les for les in lesions if les["diameter_mm"] < 10],
+               ">= 10": [les for les in lesions if les["diameter_mm"] >= 10]}.items()}
+    return {"task": "unet3d_fit", **UNET3D_FIT, "train_seconds": round(result.seconds, 1),
+            "losses": [round(h["loss"], 4) for h in result.history[::40]], "fitted": fitted,
+            "training_lesions": lesions}
+
+
 if __name__ == "__main__":
     torch.set_num_threads(2)
     tasks = sys.argv[1:] or ["classify", "detect", "unet3d"]
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            result = {"classify": classify, "detect": detect, "unet3d": unet3d}[task](Path(tmp))
+            run = {"classify": classify, "detect": detect, "unet3d": unet3d, "unet3d_fit": unet3d_fit}[task]
+            result = run(Path(tmp))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20   # KiB on Linux
             print(json.dumps({**result, "peak_memory_gb_so_far": round(peak, 1)}), flush=True)
