@@ -123,11 +123,13 @@ def unet3d(out: Path) -> dict:
 
 
 def unet3d_fit(out: Path) -> dict:
+    """Which training lesions the U-Net has learnt (probability > 0.5 inside them), by size."""
     cases = lesion_cases(UNET3D_FIT["train_brains"], seed=1, count=UNET3D_FIT["lesions"])
     config = TrainConfig(epochs=UNET3D_FIT["epochs"], optimizer="adam", lr=UNET3D_FIT["lr"],
                          batch_size=UNET3D_FIT["batch_size"], schedule="cosine", seed=0)
     result, card = train_unet_detector(lesion_volumes(len(cases), seed=1, count=UNET3D_FIT["lesions"]), [], config,
-                                       spacing=UNET3D_FIT["spacing"], patch_size=UNET3D_FIT["patch_size"],
+                                       out / "unet3d_fit.pt", spacing=UNET3D_FIT["spacing"],
+                                       patch_size=UNET3D_FIT["patch_size"],
                                        patches_per_volume=UNET3D_FIT["patches_per_volume"],
                                        augment=UNET3D_FIT["augment"], on_event=progress)
     model, lesions = result.model.eval(), []
