@@ -30,6 +30,7 @@ from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
 from gdbackend.classify.train import train_classifier  # noqa: E402
 from gdbackend.detect import (detect_by_segmentation, detect_volume, detection_metrics, train_detector,  # noqa: E402
                               train_unet_detector)
+from gdbackend.detect.data import DetectionCase  # noqa: E402
 from gdbackend.detect.metrics import lesions_found, smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
 from gdbackend.lesions import lesion_cases  # noqa: E402
@@ -127,7 +128,7 @@ def unet3d_fit(out: Path) -> dict:
     cases = lesion_cases(UNET3D_FIT["train_brains"], seed=1, count=UNET3D_FIT["lesions"])
     config = TrainConfig(epochs=UNET3D_FIT["epochs"], optimizer="adam", lr=UNET3D_FIT["lr"],
                          batch_size=UNET3D_FIT["batch_size"], schedule="cosine", seed=0)
-    result, card = train_unet_detector(lesion_volumes(len(cases), seed=1, count=UNET3D_FIT["lesions"]), [], config,
+    result, card = train_unet_detector([DetectionCase(c.name, c.image, c.label) for c in cases], [], config,
                                        out / "unet3d_fit.pt", spacing=UNET3D_FIT["spacing"],
                                        patch_size=UNET3D_FIT["patch_size"],
                                        patches_per_volume=UNET3D_FIT["patches_per_volume"],
@@ -140,12 +141,12 @@ def unet3d_fit(out: Path) -> dict:
         lesions += [{"diameter_mm": round(les.diameter, 1), "contrast": round(les.contrast, 2),
                      "max_probability": round(float(probability[label == n].max(initial=0.0)), 2)}
                     for n, les in enumerate(c.lesions, start=1)]
-    fitted = {f"{k} mm": f"{sum(les['max_probability'] > 0.5 for les in sel)}/{len(sel)}" for k, sel in
-              {"< 10": [les for les in lesions if les["diameter_mm"] < 10],
-               ">= 10": [les for les in lesions if les["diameter_mm"] >= 10]}.items()}
+    fitted = np.array([les["max_probability"] > 0.5 for les in lesions])
+    small = np.array([les["diameter_mm"] < 10 for les in lesions])
     return {"task": "unet3d_fit", **UNET3D_FIT, "train_seconds": round(result.seconds, 1),
-            "losses": [round(h["loss"], 4) for h in result.history[::40]], "fitted": fitted,
-            "training_lesions": lesions}
+            "losses": [round(h["loss"], 4) for h in result.history[::40]], "training_lesions": lesions,
+            "fitted": {"< 10 mm": f"{(fitted & small).sum()}/{small.sum()}",
+                       ">= 10 mm": f"{(fitted & ~small).sum()}/{(~small).sum()}"}}
 
 
 if __name__ == "__main__":
