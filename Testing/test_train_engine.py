@@ -74,6 +74,25 @@ def test_same_seed_repeats_exactly_and_resume_continues_exactly(data, tmp_path):
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
 
 
+class EpochFlipped(BrainSlices):
+    """Augmentation that changes with the epoch, as the segmentation patches' does (through set_epoch)."""
+    epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        sample = super().__getitem__(i)
+        return {k: v.flip(-1) for k, v in sample.items()} if (self.epoch + i) % 2 else sample
+
+
+def test_loader_workers_see_every_epochs_augmentation(data):
+    flipped = EpochFlipped(8)
+    one_process = fit(tiny_net(), bce, flipped, cfg(epochs=4), card=CARD)
+    workers = fit(tiny_net(), bce, flipped, cfg(epochs=4, num_workers=2), card=CARD)
+    assert torch.equal(weights(workers.model), weights(one_process.model))
+
+
 def test_checkpoint_card_and_refusals(data, tmp_path):
     out = tmp_path / "m.pt"
     fit(tiny_net(), bce, data, cfg(epochs=2), card={**CARD, "labels": ["brain"]}, out=out)
@@ -130,7 +149,7 @@ def test_progress_events_and_cancellation(data, tmp_path):
 
 @pytest.mark.parametrize("kw,match", [(dict(optimizer="lbfgs"), "Unknown optimizer"), (dict(lr=0), "positive"),
                                       (dict(schedule="poly"), "Unknown schedule"), (dict(epochs=0), "epochs"),
-                                      (dict(monitor="dice"), "Cannot monitor")])
+                                      (dict(monitor="dice"), "Cannot monitor"), (dict(num_workers=-1), "num_workers")])
 def test_bad_settings_are_refused(data, kw, match):
     with pytest.raises(InputError, match=match):
         fit(tiny_net(), bce, data, cfg(**kw), card=CARD)

@@ -8,6 +8,7 @@ early stopping, progress events, cancellation and DistributedDataParallel.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ class TrainConfig:
     monitor: str = "loss"            # a key of validate()'s metrics, or "loss" (training loss)
     mode: str = "min"                # min | max
     patience: int | None = None      # validations without improvement before stopping
-    num_workers: int = 0
+    num_workers: int | None = None   # data-loading processes; None: none on a CPU, up to 8 on a GPU
 
 
 @dataclass
@@ -104,6 +105,14 @@ def _image_ndim(sample: Any) -> int:
     return next((n for n in (_image_ndim(v) for v in items) if n), 0)
 
 
+def loader_workers(config: TrainConfig, device: torch.device) -> int:
+    """Worker processes for the data loader: on a CPU they would take the cores torch computes on; a GPU
+    waits for batches that a single process augments one sample at a time."""
+    if config.num_workers is not None:
+        return config.num_workers
+    return min(8, max((os.cpu_count() or 1) - 1, 0)) if device.type == "cuda" else 0
+
+
 def _check(config: TrainConfig, n_samples: int, world: distributed.World, validates: bool) -> None:
     if config.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {config.epochs}.")
@@ -114,6 +123,8 @@ def _check(config: TrainConfig, n_samples: int, world: distributed.World, valida
                          f"use a multiple of {world.size}.")
     if config.mode not in ("min", "max"):
         raise InputError(f"mode must be 'min' or 'max', got {config.mode!r}.")
+    if config.num_workers is not None and config.num_workers < 0:
+        raise InputError(f"num_workers must be 0 or more, got {config.num_workers}.")
     if config.val_every < 1:
         raise InputError(f"val_every must be at least 1, got {config.val_every}.")
     if config.monitor != "loss" and not validates:
@@ -151,8 +162,10 @@ def _run(model, loss_fn, train_data, config, card, validate, collate, out, resum
     micro = micro_batch_size(config.optimizer, config.batch_size // world.size)
     sampler = DistributedSampler(train_data, num_replicas=world.size, rank=world.rank, shuffle=True,
                                  seed=config.seed or 0)
-    loader = DataLoader(train_data, batch_size=micro, sampler=sampler, num_workers=config.num_workers,
-                        collate_fn=collate, pin_memory=cuda, persistent_workers=config.num_workers > 0)
+    # Workers are not persistent: each epoch's workers take the dataset as `set_epoch` left it, while a
+    # persistent worker would keep its first copy and repeat epoch 1's augmentation for ever.
+    loader = DataLoader(train_data, batch_size=micro, sampler=sampler, num_workers=loader_workers(config, device),
+                        collate_fn=collate, pin_memory=cuda)
     full_batch = config.optimizer.lower() == "gd"
     steps_per_epoch = 1 if full_batch else len(loader)
     total_steps = steps_per_epoch * config.epochs
