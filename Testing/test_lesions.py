@@ -19,6 +19,13 @@ def test_same_seed_same_case_other_seed_other_case():
     assert not np.allclose(a.boxes, c.boxes)
 
 
+def test_cases_made_in_parallel_are_the_same_cases(cases):
+    parallel = lesion_cases(2, seed=5, count=(2, 3), processes=2)
+    assert [c.name for c in parallel] == [c.name for c in cases]
+    for a, b in zip(parallel, cases):
+        assert np.array_equal(a.image.array, b.image.array) and np.array_equal(a.label.array, b.label.array)
+
+
 def test_lesions_are_in_the_brain_with_boxes_matching_their_labels(cases):
     assert [c.name.split("_")[0] for c in cases] == ["colin27", "itk"]
     for case in cases:

@@ -39,6 +39,8 @@ from gdbackend.segment.preprocess import label_to_model  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 from gdbackend.volume import Volume  # noqa: E402
 
+PROCESSES = 1     # processes making the lesion brains, and data-loader workers (None: the engine's choice):
+WORKERS = None    # bench_gpu_scale.py raises both
 CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "resnet10", "size": (32, 32, 32),
             "lesions": (3, 6), "negatives": 4}
 DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "resnet18_fpn", "lesions": (3, 6),
@@ -58,10 +60,11 @@ def progress(event) -> None:
 def classify(out: Path) -> dict:
     start = time.perf_counter()
     data = {"count": CLASSIFY["lesions"], "negatives": CLASSIFY["negatives"]}
-    train = lesion_patches(CLASSIFY["train_brains"], seed=1, **data)
-    test, val = lesion_patches(CLASSIFY["test_brains"], seed=2, **data), lesion_patches(8, seed=3, **data)
+    train = lesion_patches(CLASSIFY["train_brains"], seed=1, processes=PROCESSES, **data)
+    test, val = (lesion_patches(CLASSIFY["test_brains"], seed=2, processes=PROCESSES, **data),
+                 lesion_patches(8, seed=3, **data))
     config = TrainConfig(epochs=CLASSIFY["epochs"], optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine",
-                         monitor="auc", mode="max", seed=0)
+                         monitor="auc", mode="max", seed=0, num_workers=WORKERS)
     result, card = train_classifier(train, val, config, out / "classify.pt", network=CLASSIFY["network"],
                                     size=CLASSIFY["size"], on_event=progress)
     probs = predict_probabilities(result.model.eval(), prepare_inputs(test, card))
@@ -74,7 +77,7 @@ def classify(out: Path) -> dict:
 def tested(detect: Callable[[Volume], tuple[np.ndarray, np.ndarray]], brains: int, min_size_mm: float) -> dict:
     """FROC and mAP on held-out brains (1-3 lesions each), for lesions >= min_size_mm and for all; and which
     kinds of lesion >= min_size_mm are found at 1 FP/volume ("found/counted")."""
-    test = lesion_cases(brains, seed=2)
+    test = lesion_cases(brains, seed=2, processes=PROCESSES)
     predictions = [detect(c.image) for c in test]
     truths = [c.boxes for c in test]
     ignore = smaller_than(truths, min_size_mm)
@@ -108,9 +111,9 @@ def detect(out: Path) -> dict:
 
 def unet3d(out: Path) -> dict:
     start = time.perf_counter()
-    train = lesion_volumes(UNET3D["train_brains"], seed=1, count=UNET3D["lesions"])
+    train = lesion_volumes(UNET3D["train_brains"], seed=1, count=UNET3D["lesions"], processes=PROCESSES)
     config = TrainConfig(epochs=UNET3D["epochs"], optimizer="adam", lr=UNET3D["lr"], batch_size=UNET3D["batch_size"],
-                         schedule="cosine", seed=0)
+                         schedule="cosine", seed=0, num_workers=WORKERS)
     result, card = train_unet_detector(train, [], config, out / "unet3d.pt", spacing=UNET3D["spacing"],
                                        patch_size=UNET3D["patch_size"],
                                        patches_per_volume=UNET3D["patches_per_volume"], on_event=progress)
