@@ -19,7 +19,7 @@ import torch
 
 import bench_classify_detect as bench
 
-UNET3D = {"train_brains": 384, "epochs": 30, "patches_per_volume": 32, "batch_size": 32, "lr": 1e-3}
+UNET3D = {"train_brains": 384, "epochs": 24, "patches_per_volume": 32, "batch_size": 32, "lr": 1e-3}
 CLASSIFY = {"train_brains": 512, "epochs": 30}
 
 if __name__ == "__main__":
