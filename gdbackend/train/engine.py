@@ -23,6 +23,7 @@ from ..errors import Cancelled, InputError, ResourceError
 from . import checkpoint, distributed
 from .events import Event
 from .optim import build_optimizer, build_schedule, micro_batch_size
+from .sampling import EpochDataset, EpochSampler
 
 
 @dataclass
@@ -160,12 +161,11 @@ def _run(model, loss_fn, train_data, config, card, validate, collate, out, resum
     model = model.to(device) if memory_format is None else model.to(device, memory_format=memory_format)
 
     micro = micro_batch_size(config.optimizer, config.batch_size // world.size)
-    sampler = DistributedSampler(train_data, num_replicas=world.size, rank=world.rank, shuffle=True,
-                                 seed=config.seed or 0)
-    # Workers are not persistent: each epoch's workers take the dataset as `set_epoch` left it, while a
-    # persistent worker would keep its first copy and repeat epoch 1's augmentation for ever.
-    loader = DataLoader(train_data, batch_size=micro, sampler=sampler, num_workers=loader_workers(config, device),
-                        collate_fn=collate, pin_memory=cuda)
+    sampler = EpochSampler(DistributedSampler(train_data, num_replicas=world.size, rank=world.rank, shuffle=True,
+                                              seed=config.seed or 0))
+    workers = loader_workers(config, device)
+    loader = DataLoader(EpochDataset(train_data), batch_size=micro, sampler=sampler, num_workers=workers,
+                        collate_fn=collate, pin_memory=cuda, persistent_workers=workers > 0)
     full_batch = config.optimizer.lower() == "gd"
     steps_per_epoch = 1 if full_batch else len(loader)
     total_steps = steps_per_epoch * config.epochs
@@ -220,9 +220,7 @@ def _run(model, loss_fn, train_data, config, card, validate, collate, out, resum
     stopped = False
     model.train()
     for epoch in range(state["epoch"], config.epochs):
-        sampler.set_epoch(epoch)
-        if hasattr(train_data, "set_epoch"):
-            train_data.set_epoch(epoch)   # datasets with random augmentation reseed per epoch: exact resume
+        sampler.set_epoch(epoch)   # and through it the dataset's set_epoch: exact resume, in every worker
         loss_sum, seen = 0.0, 0
         per_rank = len(sampler)
         optimizer.zero_grad(set_to_none=True)
