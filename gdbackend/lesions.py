@@ -143,9 +143,8 @@ def lesion_cases(n: int, seed: int = 0, brains: tuple[str, ...] = BRAINS, count:
     make = partial(lesion_case, **options)
     if processes <= 1:
         return [make(*job) for job in jobs]
-    for name in set(brains):
-        _brain(name)            # read once here, inherited by the forked processes
-    with get_context("fork").Pool(processes) as pool:
+    # spawned, not forked: a fork of a process running torch's or ITK's threads can deadlock
+    with get_context("spawn").Pool(processes) as pool:
         return pool.starmap(make, jobs)
 
 
