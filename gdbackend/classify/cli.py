@@ -10,7 +10,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import ProgressBar
-from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig
+from ..train import Event
+from ..train.options import add_training_options, training_config
 from ..volume import Volume
 from .data import Sample, read_samples, split_samples
 from .metrics import classification_metrics
@@ -37,15 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--balance", default="weights", choices=BALANCING, help="class weights or balanced sampling")
     t.add_argument("--label-smoothing", type=float, default=0.0)
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--schedule", default="cosine", choices=SCHEDULES)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--patience", type=int)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--seed", type=int, default=0)
+    add_training_options(t, epochs=30, lr=1e-3, batch_size=16, schedule="cosine")
     t.add_argument("--resume", help="a NAME.last.pt to continue from")
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
@@ -68,9 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     samples = read_samples(args.data)
     train, val = (samples, read_samples(args.val)) if args.val else split_samples(samples, args.val_fraction, args.seed)
-    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                         schedule=args.schedule, weight_decay=args.weight_decay, device=args.device, seed=args.seed,
-                         monitor="auc" if val else "loss", mode="max" if val else "min", patience=args.patience)
+    config = training_config(args, bool(val), "auc")
     bar = ProgressBar(args.epochs, "classify train")
 
     def on_event(e: Event) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..progress import ProgressBar
-from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig
+from ..train import Event
+from ..train.options import add_training_options, training_config
 from ..volume import Volume
 from .boxes import write_boxes
 from .data import read_cases, truth_boxes
@@ -43,16 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--crop", type=int, help="2.5D: train on crops of this many pixels around lesions (multiple of 32)")
     t.add_argument("--min-size", type=float, default=0.0, help="validation ignores lesions smaller than this (mm)")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    t.add_argument("--lr", type=float, default=3e-4)
-    t.add_argument("--batch-size", type=int, default=4)
-    t.add_argument("--schedule", default="constant", choices=SCHEDULES)
-    t.add_argument("--grad-clip", type=float, default=10.0)
+    add_training_options(t, epochs=10, lr=3e-4, batch_size=4, grad_clip=10.0)
     t.add_argument("--val-every", type=int, default=1)
-    t.add_argument("--patience", type=int)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", help="a NAME.last.pt to continue from")
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
@@ -82,10 +75,7 @@ def run_train(args: argparse.Namespace) -> int:
     check_options(args.architecture, args.size, args.crop, args.patch_size, args.patches_per_volume, args.weights)
     train = read_cases(args.data, args.boxes)
     val = read_cases(args.val, args.val_boxes) if args.val else []
-    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                         schedule=args.schedule, grad_clip=args.grad_clip, device=args.device, seed=args.seed,
-                         val_every=args.val_every, monitor="cpm" if val else "loss", mode="max" if val else "min",
-                         patience=args.patience)
+    config = training_config(args, bool(val), "cpm", val_every=args.val_every)
     bar = ProgressBar(1, "detect train")
 
     def on_event(e: Event) -> None:

@@ -11,7 +11,8 @@ from ..device import DEVICES
 from ..errors import InputError
 from ..progress import ProgressBar
 from ..resources import MODEL_BYTES, check_output, make_output_folder
-from ..train import OPTIMIZERS, SCHEDULES, Event, TrainConfig, last_path
+from ..train import Event, last_path
+from ..train.options import add_training_options, training_config
 from ..volume import Volume
 from .data import IMAGE_SUFFIXES, check_case, load_cases, split
 from .inference import load_model, predict
@@ -49,19 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--spacing", help="model voxel spacing in mm, one value or one per axis (default: median)")
     t.add_argument("--normalisation", default="percentile", help="percentile | zscore | ct:LOW,HIGH")
     t.add_argument("--loss", default="dicece", choices=LOSSES)
-    t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--samples-per-case", type=int, default=4, help="random patches per case and epoch")
-    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    t.add_argument("--lr", type=float, default=3e-3)
-    t.add_argument("--schedule", default="constant", choices=SCHEDULES)
-    t.add_argument("--warmup-epochs", type=int, default=0)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--batch-size", type=int, default=2)
     t.add_argument("--val-fraction", type=float, default=0.2, help="share of cases kept for validation (0: none)")
-    t.add_argument("--patience", type=int, help="validations without improvement before stopping early")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--device", default="auto", choices=DEVICES)
-    t.add_argument("--seed", type=int, default=0)
+    add_training_options(t, epochs=100, lr=3e-3, batch_size=2)
     t.add_argument("--resume", action="store_true", help="continue from MODEL.last.pt")
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
@@ -109,11 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
     patch, spacing = _sizes(args.patch, int), _sizes(args.spacing)
     cases = load_cases(args.data)
     train_cases, val_cases = split(cases, args.val_fraction, args.seed)
-    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                         weight_decay=args.weight_decay, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-                         device=args.device, seed=args.seed,
-                         monitor="dice" if val_cases else "loss", mode="max" if val_cases else "min",
-                         patience=args.patience)
+    config = training_config(args, bool(val_cases), "dice")
     bar = ProgressBar(1, "segment train")
 
     def on_event(e: Event) -> None:
