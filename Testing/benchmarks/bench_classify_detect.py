@@ -39,8 +39,8 @@ from gdbackend.segment.preprocess import label_to_model  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 from gdbackend.volume import Volume  # noqa: E402
 
-PROCESSES = 1     # processes making the lesion brains, and data-loader workers (None: the engine's choice):
-WORKERS = None    # bench_gpu_scale.py raises both
+PROCESSES = 1     # processes making the lesion brains (bench_gpu_scale.py raises it)
+WORKERS = None    # data-loader workers; None: the engine's choice (bench_gpu_scale.py raises it)
 CLASSIFY = {"train_brains": 256, "test_brains": 32, "epochs": 20, "network": "resnet10", "size": (32, 32, 32),
             "lesions": (3, 6), "negatives": 4}
 DETECT = {"train_brains": 24, "test_brains": 6, "epochs": 12, "architecture": "resnet18_fpn", "lesions": (3, 6),
