@@ -1,8 +1,10 @@
 """Shared test set-up: Testing/ on sys.path (case builders, the Slicer double), two torch threads (the
-machine's core count, so timings and results do not depend on the runner's defaults), a read-only folder."""
+machine's core count, so timings and results do not depend on the runner's defaults), a folder per test
+module, a read-only folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,6 +13,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def module_tmp(request, tmp_path_factory) -> Path:
+    """A folder for the files a test module's fixtures share, removed after the module (with the retention
+    policy in pyproject.toml, which removes each passed test's tmp_path): a run keeps gigabytes of model
+    files otherwise, and a CI disk may hold little more than the environment."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.removeprefix("test_"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -90,11 +90,14 @@ def test_classifier_choices_are_checked(patches, tmp_path, capsys):
     assert densenet(torch.zeros(2, 1, 32, 32, 32)).shape == (2, 3)
 
 
+# --workers 1: each kind of training dataset also goes through a spawned data-loader process
 @pytest.mark.parametrize("architecture,options", [
-    ("retinanet_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128"]),
+    ("retinanet_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128", "--workers", "1"]),
     ("fcos_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128"]),
-    ("retinanet3d", ["--spacing", "4", "4", "4", "--patch-size", "32", "32", "32", "--patches-per-volume", "2"]),
-    ("unet3d", ["--spacing", "4", "4", "4", "--patch-size", "24", "24", "24", "--patches-per-volume", "2"])])
+    ("retinanet3d", ["--spacing", "4", "4", "4", "--patch-size", "32", "32", "32", "--patches-per-volume", "2",
+                     "--workers", "1"]),
+    ("unet3d", ["--spacing", "4", "4", "4", "--patch-size", "24", "24", "24", "--patches-per-volume", "2",
+                "--workers", "1"])])
 def test_detector_cli(architecture, options, volumes, tmp_path, capsys):
     data = write_volumes(volumes, tmp_path / "data")
     model = tmp_path / "model.pt"

@@ -25,8 +25,8 @@ def patches():
 
 
 @pytest.fixture(scope="module")
-def trained(patches, tmp_path_factory):
-    out = tmp_path_factory.mktemp("classify") / "model.pt"
+def trained(patches, module_tmp):
+    out = module_tmp / "model.pt"
     train, val = patches
     config = TrainConfig(epochs=12, optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine", monitor="auc",
                          mode="max", seed=0)
@@ -55,7 +55,7 @@ def test_cli_train_predict_evaluate(patches, tmp_path, capsys):
     model = tmp_path / "cli.pt"
     assert main(["classify", "train", "--data", str(data), "--out", str(model), "--network", "resnet10",
                  "--epochs", "2", "--size", "16", "16", "16", "--balance", "sampling", "--label-smoothing", "0.1",
-                 "--json"]) == 0
+                 "--workers", "1", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["classes"] == ["absent", "present"] and summary["epochs"] == 2
     assert main(["classify", "evaluate", "--model", str(model), "--data", str(test), "--json",

@@ -23,8 +23,8 @@ MODEL = {"spacing": (1.5, 1.5, 3.0), "size": 160}
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("detect") / "detector.pt"
+def trained(module_tmp):
+    out = module_tmp / "detector.pt"
     train = lesion_volumes(6, seed=1, **EASY)
     config = TrainConfig(epochs=8, optimizer="adam", lr=3e-4, batch_size=4, grad_clip=10.0, seed=0)
     result, card = train_detector(train, [], config, out, **MODEL)

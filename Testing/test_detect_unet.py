@@ -65,9 +65,9 @@ def test_patches_show_lesions_off_centre_and_background_from_the_body():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(module_tmp):
     torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("unet") / "unet3d.pt"
+    out = module_tmp / "unet3d.pt"
     train = lesion_volumes(8, seed=1, count=(3, 5), **EASY)
     # the U-Net sits on the all-background plateau for ~700 steps before lesions emerge: a constant, high rate
     result, card = train_unet_detector(train, [], TrainConfig(epochs=40, batch_size=8, lr=3e-3), out,

@@ -18,14 +18,14 @@ from gdbackend.volume import Volume
 
 
 @pytest.fixture(scope="module")
-def segmentation_model(tmp_path_factory):
+def segmentation_model(module_tmp):
     """Two epochs of a 2D U-Net on axial slices of the Colin27 head (brain vs background)."""
     colin = sample.colin27()
 
     def axial(k: int) -> Case:
         return Case(f"z{k}", Volume(colin.image.array[k], colin.image.spacing[:2]),
                     Volume(colin.label.array[k], colin.image.spacing[:2]))
-    out = tmp_path_factory.mktemp("export") / "seg.pt"
+    out = module_tmp / "seg.pt"
     train_segmentation([axial(70), axial(90)], [], parse_labels("1:brain"),
                        TrainConfig(epochs=2, batch_size=2, device="cpu", seed=0), out, patch=(32,),
                        spacing=(4.0,), network_overrides={"channels": [4, 8, 16], "strides": [2, 2]},

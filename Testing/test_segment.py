@@ -42,10 +42,9 @@ def itk_t1() -> Case:
 
 
 @pytest.fixture(scope="module")
-def brain_model(tmp_path_factory):
+def brain_model(module_tmp):
     """A short brain-extraction run through `gd segment train` and `evaluate` (the full run: benchmarks)."""
-    root = tmp_path_factory.mktemp("brain")
-    return root, sample.brain_extraction(root, epochs=80, samples_per_case=4)
+    return module_tmp, sample.brain_extraction(module_tmp, epochs=80, samples_per_case=4)
 
 
 def test_short_brain_extraction_learns_and_generalises_to_another_person(brain_model, itk_t1):

@@ -4,5 +4,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
+# the run writes up to about 1.1 GB of model files at once (temporary folders, removed as tests pass)
+echo "[test] free disk: $(df -h --output=avail "${TMPDIR:-/tmp}" | tail -1 | tr -d ' ') in ${TMPDIR:-/tmp}"
 export QT_QPA_PLATFORM=offscreen
 exec "$ROOT/.venv/bin/python" -m pytest -q "$@"

@@ -164,8 +164,11 @@ def _run(model, loss_fn, train_data, config, card, validate, collate, out, resum
     sampler = EpochSampler(DistributedSampler(train_data, num_replicas=world.size, rank=world.rank, shuffle=True,
                                               seed=config.seed or 0))
     workers = loader_workers(config, device)
+    # Spawned, not forked: a fork copies locks held by torch's or the caller's other threads, and a worker
+    # that needs one waits for ever (seen as a hung test run).
     loader = DataLoader(EpochDataset(train_data), batch_size=micro, sampler=sampler, num_workers=workers,
-                        collate_fn=collate, pin_memory=cuda, persistent_workers=workers > 0)
+                        collate_fn=collate, pin_memory=cuda, persistent_workers=workers > 0,
+                        multiprocessing_context="spawn" if workers else None)
     full_batch = config.optimizer.lower() == "gd"
     steps_per_epoch = 1 if full_batch else len(loader)
     total_steps = steps_per_epoch * config.epochs
