@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import default_collate
 
 from train_fixtures import CARD, BrainSlices, bce, ddp_config, dice, tiny_net
 
-from gdbackend.errors import Cancelled, InputError, ModelError
-from gdbackend.train import TrainConfig, fit, last_path, load_model_file, load_weights
+from gdbackend.errors import Cancelled, InputError, ModelError, ResourceError
+from gdbackend.train import TrainConfig, fit, last_path, load_model_file, load_weights, loader
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,25 @@ def test_loader_workers_see_every_epochs_augmentation(data):
     one_process = fit(tiny_net(), bce, flipped, cfg(epochs=4), card=CARD)
     workers = fit(tiny_net(), bce, flipped, cfg(epochs=4, num_workers=2), card=CARD)
     assert torch.equal(weights(workers.model), weights(one_process.model))
+
+
+class Unsendable:
+    """What a worker cannot send, as when its shared memory is full: the batch is lost in its queue's thread."""
+
+    def __reduce__(self):
+        raise OSError(28, "No space left on device")
+
+
+def collate_unsendable(samples: list) -> dict:
+    return {**default_collate(samples), "unsent": Unsendable()}
+
+
+def test_a_lost_batch_or_an_unpicklable_dataset_is_a_clear_error(data, monkeypatch):
+    monkeypatch.setattr(loader, "TIMEOUT_S", 5.0)
+    with pytest.raises(ResourceError, match="sent no batch.*--workers 0"):
+        fit(tiny_net(), bce, data, cfg(num_workers=1), card=CARD, collate=collate_unsendable)
+    with pytest.raises(InputError, match="can be pickled.*--workers 0"):
+        fit(tiny_net(), bce, data, cfg(num_workers=1), card=CARD, collate=lambda samples: default_collate(samples))
 
 
 def test_checkpoint_card_and_refusals(data, tmp_path):

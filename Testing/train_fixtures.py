@@ -68,7 +68,9 @@ def ddp_config():
 
 if __name__ == "__main__":
     from gdbackend.train import fit
+    from gdbackend.train.distributed import exit_launched
     torch.set_num_threads(1)
     result = fit(tiny_net(), bce, BrainSlices(8), ddp_config(), card=CARD)
     if os.environ.get("RANK", "0") == "0":  # every rank holds the same weights; one writes them
         torch.save(result.model.state_dict(), sys.argv[1])
+    exit_launched(0)   # as `gd` does under torchrun

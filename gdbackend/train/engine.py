@@ -16,14 +16,14 @@ from typing import Any, Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
 from ..device import choose_device, seed_everything
 from ..errors import Cancelled, InputError, ResourceError
 from . import checkpoint, distributed
 from .events import Event
 from .optim import build_optimizer, build_schedule, micro_batch_size
-from .sampling import EpochDataset, EpochSampler
+from .loader import EpochSampler, batches, epoch_loader
 
 
 @dataclass
@@ -164,11 +164,7 @@ def _run(model, loss_fn, train_data, config, card, validate, collate, out, resum
     sampler = EpochSampler(DistributedSampler(train_data, num_replicas=world.size, rank=world.rank, shuffle=True,
                                               seed=config.seed or 0))
     workers = loader_workers(config, device)
-    # Spawned, not forked: a fork copies locks held by torch's or the caller's other threads, and a worker
-    # that needs one waits for ever (seen as a hung test run).
-    loader = DataLoader(EpochDataset(train_data), batch_size=micro, sampler=sampler, num_workers=workers,
-                        collate_fn=collate, pin_memory=cuda, persistent_workers=workers > 0,
-                        multiprocessing_context="spawn" if workers else None)
+    loader = epoch_loader(train_data, sampler, micro, workers, collate, pin_memory=cuda)
     full_batch = config.optimizer.lower() == "gd"
     steps_per_epoch = 1 if full_batch else len(loader)
     total_steps = steps_per_epoch * config.epochs
@@ -227,7 +223,7 @@ def _run(model, loss_fn, train_data, config, card, validate, collate, out, resum
         loss_sum, seen = 0.0, 0
         per_rank = len(sampler)
         optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(loader):
+        for i, batch in enumerate(batches(loader)):
             if cancel is not None and cancel():
                 raise Cancelled(f"Training cancelled in epoch {epoch + 1}: the last complete checkpoint "
                                 f"({latest.name if latest else 'none'}) is kept; use --resume to go on.")
