@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -54,13 +53,3 @@ def broadcast(value, world: World):
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
-
-def exit_launched(code: int) -> None:
-    """End a process that `torchrun` started at once, skipping the interpreter's teardown: after
-    DistributedDataParallel, gloo's threads outlive destroy_process_group (torch 2.14; DDP's construction alone
-    does it), and the teardown then sometimes aborts on them (SIGABRT in about 1 of 20 runs of the DDP test),
-    which torchrun reports as a failed run though every result was written."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
