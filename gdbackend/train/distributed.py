@@ -52,4 +52,3 @@ def broadcast(value, world: World):
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
