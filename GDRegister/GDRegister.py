@@ -1,7 +1,7 @@
 """GDRegister: gradient-descent image registration of two volume nodes (backend: gdbackend.register)."""
 
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated, Optional, Union
 
 import numpy as np
 import slicer
@@ -13,9 +13,10 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
+from gdbackend.errors import InputError
 from gdbackend.volume import Volume
 from GDImagingLib import nodes
-from GDImagingLib.jobs import jobFolder, runJobHere, startJob, writeSpec
+from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
 
 TRANSFORMS = ["rigid", "affine", "rigid,affine", "rigid,affine,bspline", "affine,dense", "translation", "similarity",
               "bspline", "dense"]
@@ -55,7 +56,8 @@ class GDRegisterParameterNode:
     iterations: Annotated[int, WithinRange(1, 10000)] = 200
     learningRate: Annotated[float, WithinRange(0.0, 100.0)] = 0.0
     device: Annotated[str, Choice(DEVICES)] = "auto"
-    outputTransform: Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLGridTransformNode]
+    # Optional: empty until the first result (Slicer's wrapper refuses a None default for a union without None)
+    outputTransform: Optional[Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLGridTransformNode]]
     outputVolume: slicer.vtkMRMLScalarVolumeNode
     showResult: bool = True
 
@@ -77,8 +79,8 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = GDRegisterLogic()
-        self.runner = JobController(self.ui.applyButton, self.ui.progressBar, self.ui.statusLabel, self.onJobDone,
-                                    _("Apply"), chartTitle=_("Registration loss"))
+        self.runner = JobController(self.ui.applyButton, self.ui.progressBar, self.ui.statusLabel, _("Apply"),
+                                    chartTitle=_("Registration loss"), onFinished=self._checkCanApply)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
@@ -124,9 +126,14 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _checkCanApply(self, caller=None, event=None) -> None:
         p = self._parameterNode
         ready = bool(p and p.fixedVolume and p.movingVolume and p.fixedVolume != p.movingVolume)
-        self.ui.applyButton.enabled = ready or self.runner.running
-        self.ui.applyButton.toolTip = _("Register the moving volume onto the fixed one.") if ready else _(
-            "Select two different volumes.")
+        self.ui.applyButton.setEnabled(ready or self.runner.running)
+        self.ui.applyButton.setToolTip(_("Register the moving volume onto the fixed one.") if ready else _(
+            "Select two different volumes."))
+
+    def _inputWidgets(self) -> list:
+        """The widgets of every option: locked while a job runs, whose inputs were fixed when it started."""
+        return [w for name, w in vars(self.ui).items() if name != "applyButton" and hasattr(w, "property")
+                and w.property("SlicerParameterName")]
 
     def onApplyButton(self) -> None:
         if self.runner.running:
@@ -137,16 +144,21 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDRegister"):
                 return
             p = self._parameterNode
+            nodes_ = {"fixedVolume": p.fixedVolume, "movingVolume": p.movingVolume,
+                      "outputTransform": p.outputTransform, "outputVolume": p.outputVolume,
+                      "showResult": p.showResult}
             spec = self.logic.prepareJob(p.fixedVolume, p.movingVolume, fixedMask=p.fixedMask,
                                          movingMask=p.movingMask, resample=p.outputVolume is not None,
+                                         outputTransform=p.outputTransform,
                                          **self.logic.optionsFromParameterNode(p))
-            self.runner.start(startJob(spec))
+            self.runner.start(startJob(spec), lambda result: self.onJobDone(result, **nodes_),
+                              lock=self._inputWidgets(), keep=[p.outputTransform, p.outputVolume])
 
-    def onJobDone(self, result: dict) -> None:
-        p = self._parameterNode
-        node = self.logic.applyResult(result, p.fixedVolume, p.movingVolume, p.outputTransform, p.outputVolume,
-                                      p.showResult)
-        p.outputTransform = node
+    def onJobDone(self, result: dict, **nodes_) -> None:
+        """The result onto the nodes chosen when the job started."""
+        node = self.logic.applyResult(result, **nodes_)
+        if self._parameterNode:
+            self._parameterNode.outputTransform = node
 
 
 class GDRegisterLogic(ScriptedLoadableModuleLogic):
@@ -166,42 +178,58 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
 
     def prepareJob(self, fixedVolume, movingVolume, fixedMask=None, movingMask=None, resample: bool = False,
                    transform: str = "rigid", metric: str = "mse", optimizer: str = "sgd", levels: int = 3,
-                   iterations: int = 200, learningRate: float = 0.0, device: str = "auto", **backendOptions) -> Path:
-        """Write the inputs and a job spec into a new temporary folder; returns the spec path."""
+                   iterations: int = 200, learningRate: float = 0.0, device: str = "auto", outputTransform=None,
+                   **backendOptions) -> Path:
+        """Write the inputs and a job spec into a new temporary folder; returns the spec path.
+
+        The images are registered as the views show them, through their (linear) parent transforms, except a
+        moving volume under `outputTransform` itself (a run again), which starts from its own frame.
+        """
         stages = [s for s in transform.split(",") if s]
         options = {"transform": stages, "metric": metric, "optimizer": optimizer, "levels": levels,
                    "iterations": iterations, "device": device, **backendOptions}
         if learningRate > 0:
             options["learning_rate"] = learningRate
-        outputs = {"transform": "transform.h5" if stages[-1] in DEFORMABLE else "transform.tfm"}
+        deformable = stages[-1] in DEFORMABLE
+        rerun = outputTransform is not None and movingVolume.GetParentTransformNode() == outputTransform
+        if deformable and movingVolume.GetParentTransformNode() is not None and not rerun:
+            raise InputError(f"{movingVolume.GetName()} is under the transform "
+                             f"{movingVolume.GetParentTransformNode().GetName()}: a deformable result cannot be "
+                             "combined with it. Harden it first (Transforms module, Harden transform), or register "
+                             "with a linear transform.")
+        outputs = {"transform": "transform.h5" if deformable else "transform.tfm"}
         if resample:
-            outputs["image"] = "resampled.nii.gz"
+            outputs["image"] = f"resampled{IMAGE_SUFFIX}"
         inputs = {"fixed": fixedVolume, "moving": movingVolume, "fixed_mask": fixedMask, "moving_mask": movingMask}
-        return writeSpec(jobFolder("register"), "register", inputs, options, outputs)
+        world = {"fixed", "fixed_mask"} | (set() if rerun else {"moving", "moving_mask"})
+        return writeSpec(jobFolder("register"), "register", inputs, options, outputs, worldInputs=world)
 
     def applyResult(self, result: dict, fixedVolume, movingVolume, outputTransform=None, outputVolume=None,
                     showResult: bool = True):
-        """Put a finished job's transform (and resampled image) into the scene; returns the transform node."""
+        """Put a finished job's transform (and resampled image) into the scene; returns the transform node.
+
+        The transform maps the fixed volume's world onto the moving volume as it was registered: a linear
+        transform the moving volume was under is composed into it, so the moving volume goes under the result
+        alone and its earlier transform node is left as it was. The moving volume is placed last, once
+        everything else has loaded.
+        """
         path = Path(result["outputs"]["transform"])
         name = slicer.mrmlScene.GenerateUniqueName(f"{movingVolume.GetName()} to {fixedVolume.GetName()}")
+        earlier = movingVolume.GetParentTransformNode()
+        toMovingFrame = np.eye(4) if earlier in (None, outputTransform) else np.linalg.inv(
+            nodes.toWorldMatrix(movingVolume))
         if path.suffix == ".tfm":
             node = nodes.transformNodeOfClass(outputTransform, "vtkMRMLLinearTransformNode", name)
-            nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path))
+            nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path), toMovingFrame)
         else:
-            path = nodes.displacementFieldFile3D(path, nodes.sliceZ(fixedVolume))
-            loaded = slicer.util.loadTransform(str(path))  # Slicer reads ITK displacement fields as grid transforms
-            if outputTransform is not None and outputTransform.GetClassName() == loaded.GetClassName():
-                outputTransform.SetAndObserveTransformFromParent(loaded.GetTransformFromParent())
-                slicer.mrmlScene.RemoveNode(loaded)
-                node = outputTransform
-            else:
-                node = loaded
-                node.SetName(name)
-        if showResult:
-            movingVolume.SetAndObserveTransformNodeID(node.GetID())
+            node = nodes.transformNodeOfClass(outputTransform, "vtkMRMLGridTransformNode", name)
+            nodes.readTransformFile(nodes.displacementFieldFile3D(path, nodes.sliceZ(fixedVolume)), node)
         if outputVolume is not None and "image" in result["outputs"]:
             nodes.updateNodeFromVolume(outputVolume, Volume.read(result["outputs"]["image"]),
                                        nodes.sliceZ(fixedVolume))
+            outputVolume.SetAndObserveTransformNodeID(None)  # it lies on the fixed volume's world grid
+        if showResult:
+            movingVolume.SetAndObserveTransformNodeID(node.GetID())
         return node
 
     def register(self, fixedVolume, movingVolume, outputTransform=None, outputVolume=None, showResult: bool = True,

@@ -16,8 +16,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 
 from gdbackend.volume import LPS_TO_RAS, Volume
-from GDImagingLib import results
-from GDImagingLib.jobs import jobFolder, runJobHere, startJob, writeSpec
+from GDImagingLib import nodes, results
+from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
 
 NETWORKS = ["unet", "basicunet", "segresnet"]
 # shown in the panel -> job task
@@ -76,6 +76,13 @@ class GDSegmentParameterNode:
     detectTable: slicer.vtkMRMLTableNode
 
 
+# each panel section: its parameters' name prefixes (the widgets locked while its job runs), button text, chart
+SECTIONS = {"segment": (("segment",), _("Segment"), None),
+            "train": (("train", "network", "epochs"), _("Train"), _("Training loss")),
+            "classify": (("classify",), _("Classify"), None),
+            "detect": (("detect",), _("Detect"), None)}
+
+
 class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -84,8 +91,6 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self.runners = {}
-        self.buttons = {}
-        self._trainTask = "segment"
 
     def setup(self) -> None:
         from GDImagingLib.running import JobController
@@ -95,30 +100,39 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = GDSegmentLogic()
-        self.buttons = {"segment": self.ui.segmentButton, "train": self.ui.trainButton,
-                        "classify": self.ui.classifyButton, "detect": self.ui.detectButton}
-        for name, text, done, chart in [("segment", _("Segment"), self.onSegmentDone, None),
-                                        ("train", _("Train"), self.onTrainDone, _("Training loss")),
-                                        ("classify", _("Classify"), self.onClassifyDone, None),
-                                        ("detect", _("Detect"), self.onDetectDone, None)]:
-            self.runners[name] = JobController(self.buttons[name], self.ui.progressBar, self.ui.statusLabel, done,
-                                               text, chart)
-            self.buttons[name].connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
+        for name, (_prefixes, text, chart) in SECTIONS.items():
+            self.runners[name] = JobController(self._button(name), getattr(self.ui, f"{name}ProgressBar"),
+                                               getattr(self.ui, f"{name}StatusLabel"), text, chart,
+                                               onFinished=self._updateButtons)
+            self._button(name).connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
         self.ui.importModelButton.connect("clicked(bool)", lambda checked: self.onImportModel())
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.initializeParameterNode()
 
+    def _button(self, section: str):
+        return getattr(self.ui, f"{section}Button")
+
+    def _sectionWidgets(self, section: str) -> list:
+        """The widgets of a section's options, locked while its job runs (its inputs were fixed at the start)."""
+        prefixes = SECTIONS[section][0]
+        widgets = [w for w in vars(self.ui).values() if hasattr(w, "property")
+                   and str(w.property("SlicerParameterName") or "").startswith(prefixes)]
+        return widgets + ([self.ui.importModelButton] if section == "segment" else [])
+
     def onImportModel(self) -> None:
         """Choose a model file; once checked and copied into the model cache, it becomes the Segment model."""
         import qt
+        from GDImagingLib.dependencies import ensureDependencies
         from GDImagingLib.models import MODEL_FILTER
         path = qt.QFileDialog.getOpenFileName(self.parent, _("Import a segmentation model"), "", _(MODEL_FILTER))
         if not path:
             return
         with slicer.util.tryWithErrorDisplay(_("Could not import the model."), waitCursor=True):
+            if not ensureDependencies(self.resourcePath("requirements.txt"), "GDSegment"):
+                return  # checking a model file needs torch: never import it before the user has it
             self._parameterNode.segmentModel = self.logic.importModel(path)
-            self.ui.statusLabel.setText(_("Imported {name} into the model cache.").format(
+            self.ui.segmentStatusLabel.setText(_("Imported {name} into the model cache.").format(
                 name=self._parameterNode.segmentModel.name))
 
     def cleanup(self) -> None:
@@ -136,7 +150,13 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
 
     def onSceneStartClose(self, caller, event) -> None:
-        for runner in self.runners.values():
+        """Jobs whose results go into the scene stop; a training (whose result is a file) goes on if the user
+        says so."""
+        for name, runner in self.runners.items():
+            if name == "train" and runner.running and not slicer.util.confirmYesNoDisplay(
+                    _("A training is running. Stop it? If not, it goes on in the background and its model is "
+                      "written as planned."), _("Closing the scene")):
+                continue
             runner.cancel()
         self.setParameterNode(None)
 
@@ -162,64 +182,64 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._updateButtons()
 
     def _updateButtons(self, caller=None, event=None) -> None:
-        """One job at a time: the running panel's button cancels, the others wait."""
+        """Each section runs its own job: its button starts it when its inputs are set, and cancels it meanwhile."""
         p = self._parameterNode
         fromScene = bool(p and p.trainVolume and p.trainSegmentation and TRAIN_TASKS[p.trainTask] != "classify")
         ready = {"segment": bool(p and p.segmentVolume and _given(p.segmentModel)),
                  "train": bool(p and _given(p.trainOutput) and (_given(p.trainFolder) or fromScene)),
                  "classify": bool(p and p.classifyVolume and _given(p.classifyModel)),
                  "detect": bool(p and p.detectVolume and _given(p.detectModel))}
-        busy = any(r.running for r in self.runners.values())
         for name, runner in self.runners.items():
-            self.buttons[name].enabled = runner.running or (ready[name] and not busy)
+            self._button(name).setEnabled(runner.running or ready[name])
 
     def onButton(self, name: str) -> None:
         runner = self.runners[name]
         if runner.running:
             runner.cancel()
-            self._updateButtons()
             return
         from GDImagingLib.dependencies import ensureDependencies
         with slicer.util.tryWithErrorDisplay(_("Failed to start the computation."), waitCursor=True):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDSegment"):
                 return
-            runner.start(startJob(getattr(self, f"_{name}Spec")(self._parameterNode)))
+            spec, apply, keep = getattr(self, f"_{name}Job")(self._parameterNode)
+            runner.start(startJob(spec), apply, lock=self._sectionWidgets(name), keep=keep)
         self._updateButtons()
 
-    def _segmentSpec(self, p) -> Path:
-        return self.logic.prepareSegmentation(p.segmentVolume, p.segmentModel, p.segmentReference)
+    # Each _<section>Job: (spec, how to apply the result, the user's nodes it fills), all fixed now.
+    def _segmentJob(self, p):
+        volume, output, table = p.segmentVolume, p.segmentOutput, p.segmentTable
+        spec = self.logic.prepareSegmentation(volume, p.segmentModel, p.segmentReference)
 
-    def _trainSpec(self, p) -> Path:
-        self._trainTask = TRAIN_TASKS[p.trainTask]
-        return self.logic.prepareTraining(p.trainOutput, p.trainVolume, p.trainSegmentation, _given(p.trainFolder),
-                                          task=self._trainTask, network=p.network, optimizer=p.trainOptimizer,
+        def apply(result):
+            segmentation, metrics = self.logic.applySegmentation(result, volume, output, table)
+            self._setIfOpen(segmentOutput=segmentation, segmentTable=metrics)
+        return spec, apply, [output, table]
+
+    def _trainJob(self, p):
+        task = TRAIN_TASKS[p.trainTask]
+        spec = self.logic.prepareTraining(p.trainOutput, p.trainVolume, p.trainSegmentation, _given(p.trainFolder),
+                                          task=task, network=p.network, optimizer=p.trainOptimizer,
                                           epochs=p.epochs, learningRate=p.trainLearningRate, device=p.trainDevice)
+        # the new model becomes the model of the section it was trained for (Segment, Classify or Detect)
+        return spec, lambda result: self._setIfOpen(**{f"{task}Model": Path(result["outputs"]["model"])}), []
 
-    def _classifySpec(self, p) -> Path:
-        return self.logic.prepareClassification(p.classifyVolume, p.classifyModel, p.classifyRoi)
+    def _classifyJob(self, p):
+        table = p.classifyTable
+        spec = self.logic.prepareClassification(p.classifyVolume, p.classifyModel, p.classifyRoi)
+        return spec, lambda result: self._setIfOpen(classifyTable=self.logic.applyClassification(result, table)), [
+            table]
 
-    def _detectSpec(self, p) -> Path:
-        return self.logic.prepareDetection(p.detectVolume, p.detectModel, p.detectThreshold)
+    def _detectJob(self, p):
+        volume, table = p.detectVolume, p.detectTable
+        spec = self.logic.prepareDetection(volume, p.detectModel, p.detectThreshold)
+        return spec, lambda result: self._setIfOpen(
+            detectTable=self.logic.applyDetection(result, table, volume)[1]), [table]
 
-    def onSegmentDone(self, result: dict) -> None:
-        p = self._parameterNode
-        p.segmentOutput, p.segmentTable = self.logic.applySegmentation(result, p.segmentVolume, p.segmentOutput,
-                                                                       p.segmentTable)
-        self._updateButtons()
-
-    def onTrainDone(self, result: dict) -> None:
-        """The new model becomes the model of the section it was trained for (Segment, Classify or Detect)."""
-        setattr(self._parameterNode, f"{self._trainTask}Model", Path(result["outputs"]["model"]))
-        self._updateButtons()
-
-    def onClassifyDone(self, result: dict) -> None:
-        self._parameterNode.classifyTable = self.logic.applyClassification(result, self._parameterNode.classifyTable)
-        self._updateButtons()
-
-    def onDetectDone(self, result: dict) -> None:
-        p = self._parameterNode
-        p.detectTable = self.logic.applyDetection(result, p.detectTable)[1]
-        self._updateButtons()
+    def _setIfOpen(self, **values) -> None:
+        """Results into the panel's fields (a training may end after the scene it started in was closed)."""
+        if self._parameterNode:
+            for field, value in values.items():
+                setattr(self._parameterNode, field, value)
 
 
 class GDSegmentLogic(ScriptedLoadableModuleLogic):
@@ -246,9 +266,9 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
         options, referenceFiles = {"device": device}, {}
         if reference is not None:
             labels, names = results.labelsFromSegmentation(reference, volume)
-            referenceFiles["reference"] = labels.write(folder / "reference.nii.gz")
+            referenceFiles["reference"] = labels.write(folder / f"reference{IMAGE_SUFFIX}")
             options["reference_labels"] = names
-        return writeSpec(folder, "segment.predict", {"image": volume}, options, {"labels": "labels.nii.gz"},
+        return writeSpec(folder, "segment.predict", {"image": volume}, options, {"labels": f"labels{IMAGE_SUFFIX}"},
                          {"model": model, **referenceFiles})
 
     def applySegmentation(self, result: dict, volume, segmentation=None, table=None):
@@ -258,6 +278,7 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
             "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{volume.GetName()} segmentation"))
         results.updateSegmentationFromLabels(segmentation, Volume.read(result["outputs"]["labels"]),
                                              summary["labels"], volume)
+        nodes.placeUnder(segmentation, volume)  # computed in the volume's frame: it follows the volume
         if "metrics" not in summary:
             return segmentation, table
         m = summary["metrics"]
@@ -293,7 +314,7 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
         files = {}
         if segmentation is not None and volume is not None:
             labels, names = results.labelsFromSegmentation(segmentation, volume)
-            files["label"] = labels.write(job / "label.nii.gz")
+            files["label"] = labels.write(job / f"label{IMAGE_SUFFIX}")
             if task == "segment":
                 options["labels"] = names
         if folder:
@@ -312,7 +333,7 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
     def prepareClassification(self, volume, model, roi=None, device: str = "auto") -> Path:
         options = {"device": device}
         if roi is not None:
-            options["box"] = roiToLPSBox(roi)
+            options["box"] = roiToLPSBox(roi, volume)
         return writeSpec(jobFolder("classify"), "classify.predict", {"image": volume}, options,
                          {"probabilities": "probabilities.csv"}, {"model": model})
 
@@ -331,10 +352,13 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
         return writeSpec(jobFolder("detect"), "detect.predict", {"image": volume},
                          {"device": device, "threshold": threshold}, {"boxes": "boxes.csv"}, {"model": model})
 
-    def applyDetection(self, result: dict, table=None):
-        """(one ROI node per detected box, table of scores, centres and sizes in RAS)."""
+    def applyDetection(self, result: dict, table=None, volume=None):
+        """(one ROI node per detected box, table of scores, centres and sizes in RAS of the volume's frame); the
+        ROIs go under the volume's parent transform, as the boxes were found in its frame."""
         boxes = result["summary"]["boxes"]
         rois = results.roisFromBoxes(boxes)
+        for roi in rois if volume is not None else ():
+            nodes.placeUnder(roi, volume)
         rows = [{"name": roi.GetName(), "score": box["score"],
                  **{f"center {a} (mm)": c for a, c in zip("RAS", roi.GetCenter())},
                  **{f"size {a} (mm)": s for a, s in zip("RAS", roi.GetSize())}} for roi, box in zip(rois, boxes)]
@@ -343,14 +367,19 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
     def detect(self, volume, model, threshold: float = 0.5, table=None, device: str = "auto", progress=None):
         """Synchronous detection in this process; returns (ROI nodes, table)."""
         spec = self.prepareDetection(volume, model, threshold, device)
-        return runJobHere(spec, lambda result: self.applyDetection(result, table), progress)
+        return runJobHere(spec, lambda result: self.applyDetection(result, table, volume), progress)
 
 
-def roiToLPSBox(roi) -> list[float]:
-    """An ROI node's box as [x0, y0, z0, x1, y1, z1] in LPS mm (axis-aligned ROIs)."""
+def roiToLPSBox(roi, volume=None) -> list[float]:
+    """An ROI node's box as [x0, y0, z0, x1, y1, z1] in LPS mm of the volume's frame (the box around the ROI's
+    corners, through the transforms between the ROI and the volume)."""
     center, size = np.array(roi.GetCenter()), np.array(roi.GetSize())
-    corners = np.array([center - size / 2, center + size / 2]) * LPS_TO_RAS.diagonal()[:3]
-    return [*corners.min(axis=0), *corners.max(axis=0)]
+    offsets = np.array(list(np.ndindex(2, 2, 2))) - 0.5
+    corners = np.c_[center + offsets * size, np.ones(8)]
+    if volume is not None:
+        corners = corners @ (np.linalg.inv(nodes.toWorldMatrix(volume)) @ nodes.toWorldMatrix(roi)).T
+    lps = corners[:, :3] * LPS_TO_RAS.diagonal()[:3]
+    return [*lps.min(axis=0), *lps.max(axis=0)]
 
 
 class GDSegmentTest(ScriptedLoadableModuleTest):

@@ -128,3 +128,39 @@ def test_every_registered_job_kind_resolves_to_a_backend_function():
         function = kind.function()
         assert list(inspect.signature(function).parameters) == ["inputs", "options", "outputs", "context"], name
         assert kind.outputs, f"{name}: a job returns its results as files"
+
+
+def test_on_windows_a_job_opens_no_console_and_its_own_process_group():
+    from gdbackend.job import process_options
+    flags = process_options(windows=True)["creationflags"]
+    assert flags & 0x8000000 and flags & 0x200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
+    assert process_options(windows=False) == {"start_new_session": True}
+
+
+def test_the_job_process_stops_on_the_signal_a_windows_cancel_raises():
+    """CTRL_BREAK_EVENT arrives as SIGBREAK, which the job must handle as a stop request."""
+    import types
+
+    from gdbackend.job import stop_signals
+    windows = types.SimpleNamespace(SIGTERM=signal.SIGTERM, SIGBREAK=21)
+    assert stop_signals(windows) == [signal.SIGTERM, 21]
+    assert stop_signals(types.SimpleNamespace(SIGTERM=signal.SIGTERM)) == [signal.SIGTERM]
+
+
+def test_a_cancelled_job_is_cancelled_whatever_its_exit_code(tmp_path, monkeypatch):
+    """Windows reports a terminated process with a positive exit code, not -SIGTERM: a job the user cancelled
+    must still read as cancelled, not as failed."""
+    job = Job(write_spec(tmp_path, {"iterations": 10 ** 6, "tolerance": 0}))
+    deadline = time.monotonic() + 60
+    while job.last_progress is None and job.running and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.02)
+
+    def terminate_as_windows_does(sig):
+        job.process.kill()
+        job.process.wait()
+        job.process.returncode = 1  # TerminateProcess's exit code, not a negative signal number
+
+    monkeypatch.setattr(job, "_signal_group", terminate_as_windows_does)
+    job.cancel()
+    assert job.state == "cancelled" and job.error is None

@@ -11,7 +11,7 @@ import vtk
 
 from gdbackend.sample_data import itk_example, mricron
 from gdbackend.volume import Volume
-from slicer_double.modules import load
+from slicer_double import load
 
 GDRegister = load("GDRegister")
 import slicer  # noqa: E402  (the double, installed by load)
@@ -166,3 +166,97 @@ def test_a_deformable_result_of_single_slices_is_loaded_as_a_3d_grid():
     moving.SetAndObserveTransformNodeID(None)
     before = sample(moving, ras)
     assert np.nanmean(np.abs(after - target)) < 0.7 * np.nanmean(np.abs(before - target))
+
+
+def test_a_single_slice_keeps_its_voxel_type():
+    """slicer.util.updateVolumeFromArray widens a 2D array to float64; the GD glue must not."""
+    load("GDRegister")
+    volume = Volume.read(itk_example("BrainProtonDensitySliceBorder20.png"))
+    node = nodes.addVolumeNode(volume, "slice")
+    assert slicer.util.arrayFromVolume(node).dtype == volume.array.dtype == np.uint8
+
+
+def test_a_reused_grid_node_keeps_no_storage_of_the_removed_job_file():
+    from GDImagingLib.jobs import runJobHere
+    load("GDRegister")
+    fixed = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBorder20.png")), "fixed")
+    moving = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBSplined10.png")), "moving")
+    grid = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLGridTransformNode", "mine")
+    logic = GDRegister.GDRegisterLogic()
+    spec = logic.prepareJob(fixed, moving, transform="bspline", levels=1, iterations=5, device="cpu")
+    runJobHere(spec, lambda result: logic.applyResult(result, fixed, moving, outputTransform=grid))
+    storages = [slicer.mrmlScene.GetNthNodeByClass(i, "vtkMRMLStorageNode")
+                for i in range(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLStorageNode"))]
+    assert not [s.GetFileName() for s in storages if s.GetFileName() and not Path(s.GetFileName()).exists()]
+    assert grid.GetStorageNode() is None  # saving the scene would otherwise point at a deleted file
+
+
+def shifted_pair(shift_lps=(4.0, -3.0, 2.0)):
+    """A Colin27 brain at 3 mm and the same brain shifted: moving(x) = fixed(x + shift) (LPS mm)."""
+    image = sitk.Cast(sitk.Shrink(sitk.ReadImage(str(mricron("ch2bet.nii.gz"))), [3, 3, 3]), sitk.sitkFloat32)
+    shifted = sitk.Resample(image, image, sitk.TranslationTransform(3, shift_lps), sitk.sitkLinear, 0.0)
+    return nodes.addVolumeNode(Volume.from_sitk(image), "fixed"), nodes.addVolumeNode(Volume.from_sitk(shifted),
+                                                                                       "moving")
+
+
+def linear_node(name: str, ras_matrix: np.ndarray):
+    node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLinearTransformNode", name)
+    node.SetMatrixTransformToParent(slicer.util.vtkMatrixFromArray(ras_matrix))
+    return node
+
+
+def brain_points(node) -> np.ndarray:
+    k, j, i = np.mgrid[20:40:4, 25:47:4, 20:40:4]
+    ijk = np.c_[i.ravel(), j.ravel(), k.ravel(), np.ones(i.size)]
+    return (ijk @ matrix(node.GetIJKToRASMatrix).T)[:, :3]
+
+
+def test_registration_composes_with_the_transform_the_moving_volume_already_had():
+    """The moving volume is under the user's rotation: the job registers what the views show, and the result
+    carries that rotation, so the moving volume lands on the fixed one while the user's node stays unchanged."""
+    load("GDRegister")
+    fixed, moving = shifted_pair()
+    rotation = np.eye(4)
+    rotation[:3, :3] = np.array(sitk.VersorTransform((0, 0, 1), 0.1).GetMatrix()).reshape(3, 3)
+    earlier = linear_node("user's rotation", rotation)
+    moving.SetAndObserveTransformNodeID(earlier.GetID())
+    node = GDRegister.GDRegisterLogic().register(fixed, moving, transform="rigid", levels=2, iterations=150,
+                                                 device="cpu")
+    assert moving.GetTransformNodeID() == node.GetID() and node is not earlier
+    assert np.allclose(matrix(earlier.GetMatrixTransformToParent), rotation)  # the user's node is untouched
+    ras = brain_points(fixed)
+    target, after = sample(fixed, ras), sample(moving, ras)
+    assert np.nanmean(np.abs(after - target)) < 0.35 * np.nanmean(np.abs(target))
+
+
+def test_a_fixed_volume_under_a_transform_is_registered_where_the_views_show_it():
+    load("GDRegister")
+    fixed, moving = shifted_pair((0.0, 0.0, 0.0))
+    offset = np.eye(4)
+    offset[:3, 3] = (6.0, -5.0, 4.0)
+    fixed.SetAndObserveTransformNodeID(linear_node("fixed placement", offset).GetID())
+    node = GDRegister.GDRegisterLogic().register(fixed, moving, transform="translation", levels=2,
+                                                 iterations=150, device="cpu")
+    # moving sits at the identity; the fixed volume is shown 6, -5, 4 mm away: the result moves it there
+    to_parent = matrix(node.GetMatrixTransformToParent)
+    assert np.allclose(to_parent[:3, 3], (6.0, -5.0, 4.0), atol=0.3)
+
+
+def test_deformable_results_and_non_linear_parents_are_refused_with_a_reason():
+    from gdbackend.errors import InputError
+    load("GDRegister")
+    fixed, moving = shifted_pair()
+    moving.SetAndObserveTransformNodeID(linear_node("user's", np.eye(4)).GetID())
+    logic = GDRegister.GDRegisterLogic()
+    with pytest.raises(InputError, match="Harden it first"):
+        logic.prepareJob(fixed, moving, transform="rigid,affine,bspline")
+    grid = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
+    displacement = vtk.vtkImageData()
+    displacement.SetDimensions(2, 2, 2)
+    displacement.AllocateScalars(vtk.VTK_DOUBLE, 3)
+    warp = slicer.vtkOrientedGridTransform()
+    warp.SetDisplacementGridData(displacement)
+    grid.SetAndObserveTransformFromParent(warp)
+    fixed.SetAndObserveTransformNodeID(grid.GetID())
+    with pytest.raises(InputError, match="non-linear transform warp: harden it first"):
+        logic.prepareJob(fixed, moving, transform="rigid")

@@ -3,6 +3,8 @@ segmentations back to label maps, detections as ROI nodes in RAS, and tiny train
 runs through the job runner."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -14,7 +16,7 @@ from gdbackend.errors import InputError
 from gdbackend.sample_data import itk_example, mricron
 from gdbackend.train import load_model_file
 from gdbackend.volume import Volume
-from slicer_double.modules import load
+from slicer_double import load
 
 GDSegment = load("GDSegment")
 import slicer  # noqa: E402  (the double, installed by load)
@@ -187,3 +189,77 @@ def test_train_a_classifier_on_a_folder_of_class_subfolders_then_classify_a_volu
     table = logic.classify(volume, model, device="cpu")
     assert table.GetNumberOfRows() == 2
     assert sum(float(table.GetCellText(r, 1)) for r in range(2)) == pytest.approx(1.0, abs=1e-4)
+
+
+def node_counts() -> dict:
+    from collections import Counter
+    scene = slicer.mrmlScene
+    return Counter(scene.GetNthNode(i).GetClassName() for i in range(scene.GetNumberOfNodes()))
+
+
+def test_reading_and_writing_segments_leaves_no_helper_nodes_in_the_scene():
+    load("GDSegment")
+    t1, atlas = crop("ch2bet.nii.gz"), crop("aal.nii.gz")
+    volume = nodes.addVolumeNode(t1, "T1")
+    segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "mine")
+    segmentation.CreateDefaultDisplayNodes()
+    before = node_counts()
+    results.updateSegmentationFromLabels(segmentation, atlas, AAL, volume)
+    results.labelsFromSegmentation(segmentation, volume)
+    assert node_counts() == before  # no label maps, label map display nodes or colour tables left behind
+
+
+def test_a_failed_load_leaves_the_users_segments_as_they_were(monkeypatch):
+    load("GDSegment")
+    t1, atlas = crop("ch2bet.nii.gz"), crop("aal.nii.gz")
+    volume = nodes.addVolumeNode(t1, "T1")
+    segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "mine")
+    results.updateSegmentationFromLabels(segmentation, atlas, AAL[:1], volume)
+    mine = results.labelsFromSegmentation(segmentation, volume)[0].array
+    logic = slicer.modules.segmentations.logic()
+    calls = []
+    real = logic.ImportLabelmapToSegmentationNode
+
+    def fail_on_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("out of memory while importing")
+        return real(*args)
+
+    monkeypatch.setattr(slicer.modules.segmentations, "logic", lambda: type("L", (), {
+        "ImportLabelmapToSegmentationNode": staticmethod(fail_on_second),
+        "ExportSegmentsToLabelmapNode": staticmethod(logic.ExportSegmentsToLabelmapNode)})())
+    before = node_counts()
+    with pytest.raises(MemoryError):
+        results.updateSegmentationFromLabels(segmentation, atlas, AAL, volume)
+    monkeypatch.undo()
+    seg = segmentation.GetSegmentation()
+    assert seg.GetNumberOfSegments() == 1 and seg.GetNthSegment(0).GetName() == AAL[0]["name"]
+    assert node_counts() == before
+    assert np.array_equal(results.labelsFromSegmentation(segmentation, volume)[0].array, mine)
+
+
+def test_results_follow_the_transform_their_volume_is_under():
+    """Computed in the volume's own frame, a segmentation and detections go under the volume's transform; an ROI
+    under another transform reaches the classifier as a box in the volume's frame."""
+    load("GDSegment")
+    atlas = crop("aal.nii.gz")
+    volume = nodes.addVolumeNode(atlas, "atlas")
+    shift = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "placement")
+    m = np.eye(4)
+    m[:3, 3] = (10.0, -4.0, 2.5)
+    shift.SetMatrixTransformToParent(slicer.util.vtkMatrixFromArray(m))
+    volume.SetAndObserveTransformNodeID(shift.GetID())
+    logic = GDSegment.GDSegmentLogic()
+    labels = atlas.with_array((atlas.array == 1).astype(np.uint8))
+    result = {"outputs": {"labels": str(labels.write(Path(slicer.app.temporaryPath) / "labels.nii"))},
+              "summary": {"labels": AAL[:1]}}
+    segmentation, _ = logic.applySegmentation(result, volume)
+    assert segmentation.GetTransformNodeID() == shift.GetID()
+    box = {"min_lps": [-20.0, 5.0, 30.0], "max_lps": [10.0, 45.0, 52.5], "score": 0.9}
+    rois, _ = logic.applyDetection({"summary": {"boxes": [box]}}, volume=volume)
+    assert rois[0].GetTransformNodeID() == shift.GetID()
+    assert np.allclose(GDSegment.roiToLPSBox(rois[0], volume), box["min_lps"] + box["max_lps"])
+    world_roi = results.roisFromBoxes([box])[0]  # the same numbers, but in world coordinates
+    expected = np.array(box["min_lps"] + box["max_lps"]) - np.r_[m[:3, 3], m[:3, 3]] * np.r_[-1, -1, 1, -1, -1, 1]
+    assert np.allclose(GDSegment.roiToLPSBox(world_roi, volume), expected)

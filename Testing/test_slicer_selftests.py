@@ -7,7 +7,7 @@ import unittest
 
 import pytest
 
-from slicer_double.modules import load
+from slicer_double import load
 
 
 @pytest.mark.slow

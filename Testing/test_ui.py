@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slicer_double import uipreview
-from slicer_double.modules import ROOT, load
+from slicer_double import ROOT, load
 
 MODULES = ["GDRegister", "GDSegment"]
 SOURCES = {"GDRegister": [ROOT / "GDRegister/GDRegister.py"], "GDSegment": [ROOT / "GDSegment/GDSegment.py"]}

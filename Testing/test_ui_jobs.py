@@ -4,6 +4,7 @@ lands in the scene on the main thread; cancel, a killed job process or a result 
 nothing in the scene or on disk."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import stat
@@ -13,7 +14,7 @@ from pathlib import Path
 from gdbackend.sample_data import itk_example
 from gdbackend.volume import Volume
 from slicer_double import uipreview
-from slicer_double.modules import ROOT, load
+from slicer_double import ROOT, load
 
 GDRegister = load("GDRegister")
 import slicer  # noqa: E402
@@ -36,9 +37,19 @@ def panel():
 
     from PySide6.QtWidgets import QWidget
     widgets = {w: ui.findChild(QWidget, w) for w in ("applyButton", "progressBar", "statusLabel")}
-    runner = JobController(widgets["applyButton"], widgets["progressBar"], widgets["statusLabel"], on_done,
-                           "Apply", chartTitle="Registration loss")
+    runner = JobController(widgets["applyButton"], widgets["progressBar"], widgets["statusLabel"], "Apply",
+                           chartTitle="Registration loss")
+    runner.apply = on_done
     return ui, widgets, runner, logic, fixed, moving, done
+
+
+def start(runner, spec):
+    runner.start(startJob(spec), runner.apply)
+
+
+def errors(caplog) -> list[str]:
+    """What Slicer's error boxes would have said (in testing mode, slicer.util logs them instead)."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def spin(runner, seconds: float, until=None) -> list[float]:
@@ -57,7 +68,7 @@ def spin(runner, seconds: float, until=None) -> list[float]:
 def test_apply_runs_in_the_background_with_live_progress_and_places_the_result():
     ui, w, runner, logic, fixed, moving, done = panel()
     spec = logic.prepareJob(fixed, moving, transform="translation", levels=2, iterations=300, device="cpu")
-    runner.start(startJob(spec))
+    start(runner, spec)
     assert w["applyButton"].text() == "Cancel" and w["progressBar"].isVisibleTo(ui)
     values = []
     gaps = spin(runner, 60, until=lambda: values.append(w["progressBar"].value()) and False)
@@ -80,7 +91,7 @@ def test_cancel_stops_the_job_and_leaves_nothing_behind():
     spec = logic.prepareJob(fixed, moving, transform="affine", levels=1, iterations=10 ** 6, device="cpu",
                             tolerance=0)
     nodes_before = slicer.mrmlScene.GetNumberOfNodes()
-    runner.start(startJob(spec))
+    start(runner, spec)
     spin(runner, 60, until=lambda: slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None)
     assert runner.running and slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None
     start = time.perf_counter()
@@ -93,27 +104,26 @@ def test_cancel_stops_the_job_and_leaves_nothing_behind():
     assert not Path(spec).parent.exists()  # the job's files are removed
 
 
-def test_a_killed_job_is_reported_and_the_scene_is_unchanged():
+def test_a_killed_job_is_reported_and_the_scene_is_unchanged(caplog):
     ui, w, runner, logic, fixed, moving, done = panel()
     spec = logic.prepareJob(fixed, moving, transform="affine", levels=1, iterations=10 ** 6, device="cpu",
                             tolerance=0)
     assert stat.S_IMODE(Path(spec).parent.stat().st_mode) == 0o700  # patient images: private to the user
     nodes_before = slicer.mrmlScene.GetNumberOfNodes()
-    slicer.util._messages.clear()
-    runner.start(startJob(spec))
+    start(runner, spec)
     spin(runner, 60, until=lambda: slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None)
     assert runner.running
     os.killpg(runner.job.process.pid, signal.SIGKILL)  # as the system's out-of-memory killer would
     spin(runner, 10)
     assert not runner.running and not done
-    errors = [text for kind, text in slicer.util._messages if kind == "error"]
-    assert len(errors) == 1 and "ended unexpectedly (signal SIGKILL)" in errors[0] and "memory" in errors[0]
+    shown = errors(caplog)
+    assert len(shown) == 1 and "ended unexpectedly (signal SIGKILL)" in shown[0] and "memory" in shown[0]
     assert w["applyButton"].text() == "Apply" and w["statusLabel"].text().startswith("Failed: nothing was changed")
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before and moving.GetTransformNodeID() is None
     assert not Path(spec).parent.exists()
 
 
-def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged():
+def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged(caplog):
     ui, w, runner, logic, fixed, moving, done = panel()
 
     def half_load(result):
@@ -122,16 +132,15 @@ def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged():
         slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "half-made")
         raise OSError("disk read error")
 
-    runner.onDone = half_load
+    runner.apply = half_load
     spec = logic.prepareJob(fixed, moving, transform="translation", levels=1, iterations=20, device="cpu")
     nodes_before = slicer.mrmlScene.GetNumberOfNodes()
-    slicer.util._messages.clear()
-    runner.start(startJob(spec))
+    start(runner, spec)
     spin(runner, 60)
     assert not runner.running
-    errors = [text for kind, text in slicer.util._messages if kind == "error"]
-    assert len(errors) == 1 and "Could not load the result" in errors[0] and "disk read error" in errors[0]
-    assert "nothing was added" in w["statusLabel"].text()
+    shown = errors(caplog)
+    assert len(shown) == 1 and "Could not load the result" in shown[0] and "disk read error" in shown[0]
+    assert "the scene is as it was" in w["statusLabel"].text()
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before
     assert slicer.mrmlScene.GetFirstNodeByName("half-made") is None
     assert not Path(spec).parent.exists()

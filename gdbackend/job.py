@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             out.flush()
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in stop_signals():
+        signal.signal(sig, lambda *_: stop.set())
     if len(argv) != 1:
         emit({"event": "error", "type": "InputError", "message": "Usage: python -m gdbackend.job SPEC.json"})
         return 2
@@ -149,6 +150,21 @@ def _read_spec(path: Path) -> dict:
         raise InputError(f"Job spec {path} is not valid JSON ({e}).") from None
 
 
+def stop_signals(platform_signals=signal) -> list:
+    """The signals that ask a job to stop: SIGTERM, and on Windows SIGBREAK, which CTRL_BREAK_EVENT raises in a
+    process group started with CREATE_NEW_PROCESS_GROUP (what `Job.cancel` sends there)."""
+    return [platform_signals.SIGTERM] + ([platform_signals.SIGBREAK] if hasattr(platform_signals, "SIGBREAK") else [])
+
+
+def process_options(windows: bool = os.name == "nt") -> dict:
+    """Popen options for a job process: its own process group (so a cancel reaches everything it started) and,
+    on Windows, no console window popping up over Slicer."""
+    if windows:  # the Win32 flag values, so that the choice can be checked on any platform
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+                | getattr(subprocess, "CREATE_NO_WINDOW", 0x8000000)}
+    return {"start_new_session": True}
+
+
 # ---------------------------------------------------------------------- the caller's side
 class Job:
     """A job process started from a spec file, watched without blocking.
@@ -171,11 +187,10 @@ class Job:
         environment = dict(os.environ if env is None else env)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
         environment["PYTHONUNBUFFERED"] = "1"
-        kwargs = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
-                  else {"start_new_session": True})
+        self._cancel_requested = False
         self.process = subprocess.Popen(
             [python or sys.executable, "-m", "gdbackend.job", str(self.spec_path)], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, **kwargs)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, **process_options())
         threading.Thread(target=self._read_events, daemon=True).start()
         threading.Thread(target=self._read_log, daemon=True).start()
 
@@ -227,6 +242,8 @@ class Job:
 
     def _finish(self) -> None:
         code = self.process.wait()
+        if self._cancel_requested and self.state in ("running", "failed"):
+            self.state, self.error = "cancelled", None
         if self.state == "running":  # the process ended without a final event: it crashed
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             hint = (" It was killed from outside, often by the system when memory runs out: try a smaller image "
@@ -252,7 +269,9 @@ class Job:
         return self.state
 
     def cancel(self, grace: float = 0.5) -> None:
-        """Stop the job and everything it started; its staged outputs are removed."""
+        """Stop the job and everything it started; its staged outputs are removed. A job that ends without a
+        result after this is cancelled, whatever its exit code (Windows has no negative signal codes)."""
+        self._cancel_requested = True
         if self.process.poll() is None:
             self._signal_group(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
             try:
@@ -261,8 +280,6 @@ class Job:
                 self._signal_group(signal.SIGKILL if os.name != "nt" else None)
                 self.process.wait()
         self.wait()
-        if self.state == "failed" and self.process.returncode in (-signal.SIGTERM, -getattr(signal, "SIGKILL", 9)):
-            self.state, self.error = "cancelled", None
 
     def _signal_group(self, sig) -> None:
         if os.name == "nt":

@@ -1,4 +1,5 @@
-"""A live loss curve: a table and a plot series in a chart, updated as progress events arrive."""
+"""A live loss curve: one table, series and chart per panel, reused by each run and updated as progress
+events arrive."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,12 +7,20 @@ import slicer
 
 
 class LossChart:
-    """Collects (step, loss) points of progress events; `update()` redraws (slicer.util.plot reuses its nodes)."""
+    """Collects (step, loss) points of a run; `update()` redraws through slicer.util.plot, which reuses the nodes
+    it is given. The chart is shown in the view layout once per run, with its first point: showing it again
+    on every event would switch back a layout the user changed while the job runs."""
 
     def __init__(self, title: str, xTitle: str = "iteration") -> None:
         self.title, self.xTitle = title, xTitle
         self.points: list[tuple[float, float]] = []
         self.nodes: dict = {}
+        self._shown = False
+
+    def start(self) -> None:
+        """A new run: its points replace the last run's in the same chart."""
+        self.points.clear()
+        self._shown = False
 
     def add(self, event: dict) -> None:
         if event.get("loss") is not None:
@@ -21,18 +30,23 @@ class LossChart:
         """The chart node (None before the first point)."""
         if not self.points:
             return None
+        if any(not slicer.mrmlScene.IsNodePresent(n) for n in self._ownNodes()):
+            self.nodes.clear()  # the scene was closed or the user deleted the chart: make a new one
         chart = slicer.util.plot(np.array(self.points), xColumnIndex=0, columnNames=[self.xTitle, "loss"],
-                                 title=self.title, nodes=self.nodes)
+                                 title=self.title, show=not self._shown, nodes=self.nodes)
+        self._shown = True
         chart.SetXAxisTitle(self.xTitle)
         chart.SetYAxisTitle("loss")
         return chart
 
     def removeNodes(self) -> None:
-        """Forget the chart (used when a run is cancelled: nothing half-made stays in the scene)."""
-        for key in ("chart", "table"):
-            if self.nodes.get(key) is not None:
-                slicer.mrmlScene.RemoveNode(self.nodes[key])
-        for node in self.nodes.get("series", []):
-            slicer.mrmlScene.RemoveNode(node)
+        """Forget the chart (a cancelled or failed run leaves nothing half-made in the scene)."""
+        for node in self._ownNodes():
+            if slicer.mrmlScene.IsNodePresent(node):
+                slicer.mrmlScene.RemoveNode(node)
         self.nodes.clear()
         self.points.clear()
+
+    def _ownNodes(self) -> list:
+        return [n for n in (self.nodes.get("chart"), self.nodes.get("table"), *self.nodes.get("series", ()))
+                if n is not None]

@@ -37,7 +37,11 @@ def ensurePackages(requirementsPath: str | Path, requester: str) -> bool:
     wanted = requirements(requirementsPath)
     if not wanted:
         return True
-    if hasattr(slicer, "packaging"):  # Slicer 5.11+: checks, asks, shows progress, offers a restart
+    try:  # Slicer 5.11+: checks, asks, shows progress, offers a restart; a submodule, loaded only on import
+        import slicer.packaging
+    except ImportError:
+        pass
+    else:
         slicer.packaging.pip_ensure(wanted, skip_packages=NEVER_BY_PIP, requester=requester)
         return not _missing(wanted)
     missing = _missing(wanted)

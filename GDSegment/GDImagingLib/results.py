@@ -8,14 +8,15 @@ import vtk
 from gdbackend.errors import InputError
 from gdbackend.volume import LPS_TO_RAS, Volume
 
-from .nodes import volumeFromNode
+from .nodes import scratchNodes, volumeFromNode
 
 
 def updateSegmentationFromLabels(segmentationNode, labelVolume: Volume, labels: list[dict], referenceVolumeNode):
     """One segment per label ({"value", "name", "color"}) of a label image, on the reference volume's grid.
 
-    Existing segments are replaced; labels absent from the image still get an (empty) segment
-    so that names and colours match the model's.
+    The new segments are built beside the node's own and replace them only once all are made, so a failure
+    half-way leaves the user's segments as they were; labels absent from the image still get an (empty)
+    segment so that names and colours match the model's.
     """
     reference = volumeFromNode(referenceVolumeNode, squeeze2D=False)
     if labelVolume.ndim == 2 and reference.ndim == 3:
@@ -24,16 +25,40 @@ def updateSegmentationFromLabels(segmentationNode, labelVolume: Volume, labels: 
     if not labelVolume.same_grid(reference):
         labelVolume = labelVolume.resample_to(reference, "nearest")
     segmentationNode.CreateDefaultDisplayNodes()
-    segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(referenceVolumeNode)
-    segmentationNode.SetNodeReferenceID(segmentationNode.GetReferenceImageGeometryReferenceRole(),
-                                        referenceVolumeNode.GetID())
-    segmentation = segmentationNode.GetSegmentation()
-    segmentation.RemoveAllSegments()
-    for label in labels:
-        segmentId = segmentation.AddEmptySegment(f"label_{label['value']}", label["name"], tuple(label["color"]))
-        mask = (labelVolume.array == label["value"]).astype(np.uint8)
-        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, segmentationNode, segmentId, referenceVolumeNode)
+    with scratchNodes():
+        staging = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "GDImaging staging")
+        labelmap = scratchLabelmap(referenceVolumeNode)
+        for label in labels:
+            segmentId = staging.GetSegmentation().AddEmptySegment(f"label_{label['value']}", label["name"],
+                                                                  tuple(label["color"]))
+            slicer.util.updateVolumeFromArray(labelmap, (labelVolume.array == label["value"]).astype(np.uint8))
+            if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(
+                    labelmap, staging, _ids(segmentId)):
+                raise RuntimeError(f"Slicer could not import segment {label['name']}.")
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(referenceVolumeNode)
+        segmentationNode.SetNodeReferenceID(segmentationNode.GetReferenceImageGeometryReferenceRole(),
+                                            referenceVolumeNode.GetID())
+        segmentation = segmentationNode.GetSegmentation()
+        segmentation.RemoveAllSegments()
+        for i in range(staging.GetSegmentation().GetNumberOfSegments()):
+            segmentation.CopySegmentFromSegmentation(staging.GetSegmentation(),
+                                                     staging.GetSegmentation().GetNthSegmentID(i))
     return segmentationNode
+
+
+def scratchLabelmap(referenceVolumeNode):
+    """A label map node with the reference volume's geometry, for moving segments in and out of Slicer
+    (use inside `scratchNodes`)."""
+    node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "GDImaging scratch")
+    node.CopyOrientation(referenceVolumeNode)
+    return node
+
+
+def _ids(*segmentIds: str):
+    ids = vtk.vtkStringArray()
+    for segmentId in segmentIds:
+        ids.InsertNextValue(segmentId)
+    return ids
 
 
 def labelsFromSegmentation(segmentationNode, referenceVolumeNode) -> tuple[Volume, list[dict]]:
@@ -44,12 +69,17 @@ def labelsFromSegmentation(segmentationNode, referenceVolumeNode) -> tuple[Volum
         raise InputError(f"Segmentation {segmentationNode.GetName()} has no segments: paint at least one.")
     array = np.zeros(slicer.util.arrayFromVolume(referenceVolumeNode).shape, np.uint8)
     labels = []
-    for i in range(segmentation.GetNumberOfSegments()):
-        segmentId = segmentation.GetNthSegmentID(i)
-        segment = segmentation.GetSegment(segmentId)
-        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, segmentId, referenceVolumeNode)
-        array[mask > 0] = i + 1
-        labels.append({"value": i + 1, "name": segment.GetName(), "color": [round(c, 3) for c in segment.GetColor()]})
+    with scratchNodes():  # the label map, and the display node and colour table Slicer makes for it
+        labelmap = scratchLabelmap(referenceVolumeNode)
+        for i in range(segmentation.GetNumberOfSegments()):
+            segmentId = segmentation.GetNthSegmentID(i)
+            if not slicer.modules.segmentations.logic().ExportSegmentsToLabelmapNode(
+                    segmentationNode, _ids(segmentId), labelmap, referenceVolumeNode):
+                raise InputError(f"Slicer could not read segment {segmentId} of {segmentationNode.GetName()}.")
+            array[slicer.util.arrayFromVolume(labelmap) > 0] = i + 1
+            segment = segmentation.GetSegment(segmentId)
+            labels.append({"value": i + 1, "name": segment.GetName(),
+                           "color": [round(c, 3) for c in segment.GetColor()]})
     return reference.with_array(array.reshape(reference.array.shape)), labels
 
 

@@ -1,19 +1,22 @@
-"""One backend job per panel, watched from the GUI: Apply becomes Cancel, a timer polls the job,
+"""One backend job per panel section, watched from the GUI: Apply becomes Cancel, a timer polls the job,
 the progress bar shows progress and ETA, the loss curve is plotted live, and results are placed
 in the scene on the main thread when the job is done. A job that fails, is cancelled or dies leaves the
-scene as it was, and its folder of temporary files is removed in every case."""
+scene as it was (a node the user already had is restored), and its folder of temporary files is removed
+in every case."""
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import qt
 import slicer
+from slicer.i18n import tr as _
 
 from gdbackend.job import Job
 
 from .charts import LossChart
 from .jobs import removeJobFolder
+from .nodes import removeNodesAddedSince, sceneNodeIDs
 
 POLL_MS = 200
 
@@ -25,17 +28,44 @@ def formatSeconds(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-class JobController:
-    """Drives one panel's button, progress bar and status label while a job runs."""
+class NodeBackup:
+    """A user's node as it was before a result is loaded into it: its content (segments, columns, transform,
+    voxels) and its parent transform, put back if loading fails."""
 
-    def __init__(self, button, progressBar, statusLabel, onDone: Callable[[dict], None],
-                 buttonText: str, chartTitle: str | None = None) -> None:
+    def __init__(self, node) -> None:
+        self.node = node
+        self.content = slicer.mrmlScene.CreateNodeByClass(node.GetClassName())
+        self.content.UnRegister(None)  # CreateNodeByClass hands over a reference; Python keeps its own
+        self.content.CopyContent(node, True)
+        self.parent = node.GetTransformNodeID() if hasattr(node, "GetTransformNodeID") else None
+
+    def restore(self) -> None:
+        if not slicer.mrmlScene.IsNodePresent(self.node):
+            return
+        self.node.CopyContent(self.content, True)
+        if hasattr(self.node, "SetAndObserveTransformNodeID"):
+            self.node.SetAndObserveTransformNodeID(self.parent)
+
+
+class JobController:
+    """Drives one panel section's button, progress bar and status label while its job runs.
+
+    Everything a job's end needs is fixed when it starts (`start`): how its result is applied (with the nodes
+    chosen then, not whatever is selected when it ends), the input widgets locked meanwhile, and the user's
+    nodes the result goes into, restored if loading the result fails. `onFinished` runs after every job, done,
+    failed or cancelled, so the panel can update its buttons.
+    """
+
+    def __init__(self, button, progressBar, statusLabel, buttonText: str, chartTitle: str | None = None,
+                 onFinished: Callable[[], None] | None = None) -> None:
         self.button, self.progressBar, self.statusLabel = button, progressBar, statusLabel
         self.buttonText = buttonText
-        self.onDone = onDone
-        self.chartTitle = chartTitle
+        self.onFinished = onFinished
+        self.chart = LossChart(chartTitle) if chartTitle else None
         self.job: Job | None = None
-        self.chart: LossChart | None = None
+        self._apply: Callable[[dict], object] | None = None
+        self._locked: list = []
+        self._keep: list = []
         self.timer = qt.QTimer()
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -44,13 +74,20 @@ class JobController:
     def running(self) -> bool:
         return self.job is not None and self.job.running
 
-    def start(self, job: Job) -> None:
-        self.job = job
-        self.chart = LossChart(self.chartTitle) if self.chartTitle else None
-        self.button.setText("Cancel")
+    def start(self, job: Job, apply: Callable[[dict], object], lock: Sequence = (), keep: Sequence = ()) -> None:
+        """Watch `job`; `apply(result)` puts its result in the scene; `lock`: widgets disabled until it ends;
+        `keep`: existing nodes the result fills (None entries are skipped)."""
+        self.job, self._apply = job, apply
+        self._locked = [w for w in lock if w.isEnabled()]
+        self._keep = [n for n in keep if n is not None]
+        for widget in self._locked:
+            widget.setEnabled(False)
+        if self.chart is not None:
+            self.chart.start()
+        self.button.setText(_("Cancel"))
         self.progressBar.setValue(0)
         self.progressBar.setVisible(True)
-        self.statusLabel.setText("Starting...")
+        self.statusLabel.setText(_("Starting..."))
         self.timer.start()
 
     def poll(self) -> None:
@@ -74,7 +111,7 @@ class JobController:
 
     def cancel(self) -> None:
         if self.running:
-            self.statusLabel.setText("Cancelling...")
+            self.statusLabel.setText(_("Cancelling..."))
             self.job.cancel()
             self._finish()
 
@@ -82,43 +119,40 @@ class JobController:
         self.timer.stop()
         self.button.setText(self.buttonText)
         self.progressBar.setVisible(False)
+        for widget in self._locked:
+            widget.setEnabled(True)
         job, self.job = self.job, None
         try:
-            if job.state == "done" and self._apply(job):
+            if job.state == "done" and self._applyResult(job):
                 return
             if self.chart is not None:
                 self.chart.removeNodes()
             if job.state == "cancelled":
-                self.statusLabel.setText("Cancelled: nothing was changed.")
+                self.statusLabel.setText(_("Cancelled: nothing was changed."))
             elif job.state != "done":
-                self.statusLabel.setText("Failed: nothing was changed; see the error message.")
-                slicer.util.errorDisplay(f"The computation failed:\n{job.error}", detailedText=job.log)
+                self.statusLabel.setText(_("Failed: nothing was changed; see the error message."))
+                slicer.util.errorDisplay(_("The computation failed:") + f"\n{job.error}", detailedText=job.log)
         finally:
+            self._apply, self._locked, self._keep = None, [], []
             removeJobFolder(job.spec_path)
+            if self.onFinished is not None:
+                self.onFinished()
 
-    def _apply(self, job: Job) -> bool:
-        """Results into the scene; if that fails half-way, the nodes it added are removed again."""
+    def _applyResult(self, job: Job) -> bool:
+        """Results into the scene; if that fails half-way, the nodes it added are removed and the user's nodes
+        it was filling are put back as they were."""
         before = sceneNodeIDs()
+        backups = [NodeBackup(node) for node in self._keep]
         try:
-            self.onDone(job.result)
+            self._apply(job.result)
         except Exception as e:
             removeNodesAddedSince(before)
-            self.statusLabel.setText("Could not load the result: nothing was added to the scene.")
-            slicer.util.errorDisplay(f"Could not load the result into the scene:\n{e}",
+            for backup in backups:
+                backup.restore()
+            self.statusLabel.setText(_("Could not load the result: the scene is as it was."))
+            slicer.util.errorDisplay(_("Could not load the result into the scene:") + f"\n{e}",
                                      detailedText=traceback.format_exc())
             return False
         note = f" {job.messages[-1]}" if job.messages else ""  # e.g. why it took longer than usual
-        self.statusLabel.setText(f"Done in {formatSeconds(job.result.get('seconds'))}.{note}")
+        self.statusLabel.setText(_("Done in {time}.").format(time=formatSeconds(job.result.get("seconds"))) + note)
         return True
-
-
-def sceneNodeIDs() -> set[str]:
-    scene = slicer.mrmlScene
-    return {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
-
-
-def removeNodesAddedSince(before: set[str]) -> None:
-    scene = slicer.mrmlScene
-    added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
-    for node in reversed([n for n in added if n.GetID() not in before]):  # display nodes before their owners
-        scene.RemoveNode(node)

@@ -1,72 +1,59 @@
-"""A test double of the Slicer Python API on real VTK, for running module Logic without Slicer.
+"""Real Slicer Core for the Slicer-side tests, with a double only for what slicer-core lacks.
 
     import slicer_double
-    slicer = slicer_double.install()      # puts slicer, slicer.util, ... and qt into sys.modules
+    slicer = slicer_double.install()      # the real `slicer` package, a scene set up as Slicer's
 
-Every public name it exposes exists in Slicer 5.12 (shared/slicer/api.json; checked by
-Testing/test_slicer_double.py). `qt` is real Qt (PySide6) under PythonQt's module name.
+`slicer` is PyPI's slicer-core: Slicer's MRML scene and nodes, module logics and `slicer/util.py`. What
+Slicer's application adds on top, and slicer-core does not ship, comes from here, each part written after
+Slicer's own sources (Base/Python/slicer/) and naming only what Slicer has (api.json):
+- `slicer.app` (application.py), `slicer.mrmlScene` and `slicer.modules` (scene.py);
+- `slicer.ScriptedLoadableModule`, `slicer.parameterNodeWrapper`, `slicer.i18n`, `slicer.packaging`
+  (slicer_python/, loaded as submodules of the real package, on import as in Slicer);
+- the top-level modules `qt` (PySide6), `SampleData` and `PyTorchUtils` (modules/).
 """
 from __future__ import annotations
 
 import sys
-import tempfile
-import types
+from pathlib import Path
 
-from . import mrml_core, mrml_nodes, mrml_results, sampledata, scripted, util
-
-MRML_CLASSES = {name: obj for module in (mrml_core, mrml_nodes, mrml_results) for name, obj in vars(module).items()
-                if isinstance(obj, type) and name.startswith(("vtkMRML", "vtkSegment"))}
+HERE = Path(__file__).resolve().parent
 
 
-class _Application:
-    """slicer.app outside the main window: testing mode, one scene."""
-
-    def testingEnabled(self) -> bool:
-        return True
-
-    def mrmlScene(self):
-        return sys.modules["slicer"].mrmlScene
-
-    def processEvents(self) -> None:
-        pass
-
-    @property
-    def temporaryPath(self) -> str:  # a Q_PROPERTY: an attribute in PythonQt
-        return tempfile.gettempdir()
+def _extendPaths(slicer) -> None:
+    if str(HERE / "slicer_python") not in slicer.__path__:
+        # appended after `import slicer`, whose __init__ star-imports every module of its path at once:
+        # these load only when imported, as in Slicer (`slicer.packaging` exists once imported)
+        slicer.__path__.append(str(HERE / "slicer_python"))
+    if str(HERE / "modules") not in sys.path:
+        sys.path.insert(0, str(HERE / "modules"))
 
 
-def _qt_module() -> types.ModuleType:
-    from PySide6 import QtCore, QtGui, QtWidgets
-    qt = types.ModuleType("qt")
+def install():
+    """The real `slicer` package with the application's parts; the scene is cleared as a Slicer test's
+    setUp clears it (singletons such as colour tables stay). Returns the `slicer` module."""
+    import slicer
 
-    def __getattr__(name: str):  # PySide6 loads its classes lazily: look them up on use
-        for source in (QtCore, QtGui, QtWidgets):
-            if name.startswith("Q") and hasattr(source, name):
-                return getattr(source, name)
-        raise AttributeError(f"module 'qt' has no attribute {name!r}")
-
-    qt.__getattr__ = __getattr__
-    return qt
-
-
-def install() -> types.ModuleType:
-    """Install the double (idempotent) with a fresh, empty scene; returns the `slicer` module."""
-    slicer = sys.modules.get("slicer")
-    if slicer is None or not getattr(slicer, "_is_double", False):
-        slicer = types.ModuleType("slicer")
-        slicer.__path__ = []  # a package, so that `import slicer.util` works
-        slicer._is_double = True
-        submodules = {"slicer.util": util, **scripted.modules()}
-        for name, module in submodules.items():
-            sys.modules[name] = module
-            setattr(slicer, name.split(".")[1], module)
-        slicer.__dict__.update(MRML_CLASSES)
-        slicer.app = _Application()
-        slicer.modules = types.SimpleNamespace()
+    from . import application, scene
+    _extendPaths(slicer)
+    if getattr(slicer, "app", None) is None:
+        slicer.mrmlScene, applicationLogic, slicer.modules, layouts = scene.create()
+        slicer.app = application.Application(slicer.mrmlScene, applicationLogic, layouts)
         slicer.selfTests = {}
-        sys.modules["slicer"] = slicer
-        sys.modules.setdefault("qt", _qt_module())
-        sys.modules["SampleData"] = sampledata.module()
-    slicer.mrmlScene = mrml_core.vtkMRMLScene()
-    util._messages.clear()
+    else:
+        slicer.mrmlScene.Clear(0)
     return slicer
+
+
+ROOT = HERE.parents[1]
+MODULE_DIRS = [ROOT / "GDSegment", ROOT / "GDRegister"]
+
+
+def load(name: str):
+    """A cleared scene and the GD module `name` (GDSegment or GDRegister) imported from its folder, as
+    Slicer imports a scripted module."""
+    import importlib
+    install()
+    for folder in MODULE_DIRS:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    return importlib.import_module(name)
