@@ -18,7 +18,7 @@ from slicer_double import ROOT, load
 
 GDRegister = load("GDRegister")
 import slicer  # noqa: E402
-from GDImagingLib import nodes  # noqa: E402
+from GDImagingLib import nodes, results  # noqa: E402
 from GDImagingLib.jobs import startJob  # noqa: E402
 from GDImagingLib.running import JobController  # noqa: E402
 
@@ -43,7 +43,7 @@ def panel():
     return ui, widgets, runner, logic, fixed, moving, done
 
 
-def start(runner, spec):
+def begin(runner, spec):
     runner.start(startJob(spec), runner.apply)
 
 
@@ -68,7 +68,7 @@ def spin(runner, seconds: float, until=None) -> list[float]:
 def test_apply_runs_in_the_background_with_live_progress_and_places_the_result():
     ui, w, runner, logic, fixed, moving, done = panel()
     spec = logic.prepareJob(fixed, moving, transform="translation", levels=2, iterations=300, device="cpu")
-    start(runner, spec)
+    begin(runner, spec)
     assert w["applyButton"].text() == "Cancel" and w["progressBar"].isVisibleTo(ui)
     values = []
     gaps = spin(runner, 60, until=lambda: values.append(w["progressBar"].value()) and False)
@@ -91,7 +91,7 @@ def test_cancel_stops_the_job_and_leaves_nothing_behind():
     spec = logic.prepareJob(fixed, moving, transform="affine", levels=1, iterations=10 ** 6, device="cpu",
                             tolerance=0)
     nodes_before = slicer.mrmlScene.GetNumberOfNodes()
-    start(runner, spec)
+    begin(runner, spec)
     spin(runner, 60, until=lambda: slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None)
     assert runner.running and slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None
     start = time.perf_counter()
@@ -110,7 +110,7 @@ def test_a_killed_job_is_reported_and_the_scene_is_unchanged(caplog):
                             tolerance=0)
     assert stat.S_IMODE(Path(spec).parent.stat().st_mode) == 0o700  # patient images: private to the user
     nodes_before = slicer.mrmlScene.GetNumberOfNodes()
-    start(runner, spec)
+    begin(runner, spec)
     spin(runner, 60, until=lambda: slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode") is not None)
     assert runner.running
     os.killpg(runner.job.process.pid, signal.SIGKILL)  # as the system's out-of-memory killer would
@@ -135,7 +135,7 @@ def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged(caplog)
     runner.apply = half_load
     spec = logic.prepareJob(fixed, moving, transform="translation", levels=1, iterations=20, device="cpu")
     nodes_before = slicer.mrmlScene.GetNumberOfNodes()
-    start(runner, spec)
+    begin(runner, spec)
     spin(runner, 60)
     assert not runner.running
     shown = errors(caplog)
@@ -144,3 +144,44 @@ def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged(caplog)
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before
     assert slicer.mrmlScene.GetFirstNodeByName("half-made") is None
     assert not Path(spec).parent.exists()
+
+
+def test_one_chart_per_panel_shown_once_a_run():
+    """The loss chart is reused run after run, and shown in the layout once a run: a user who switches back to
+    their layout while the job runs keeps it."""
+    ui, w, runner, logic, fixed, moving, done = panel()
+    layout = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLLayoutNode")
+    users = slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpView
+    for run in range(2):
+        layout.SetViewArrangement(users)
+        switches = []
+
+        def user_switches_back():
+            if layout.GetViewArrangement() != users:
+                switches.append(layout.GetViewArrangement())
+                layout.SetViewArrangement(users)
+            return False
+
+        begin(runner, logic.prepareJob(fixed, moving, transform="translation", levels=2, iterations=300,
+                                       device="cpu", tolerance=0))
+        spin(runner, 60, until=user_switches_back)
+        assert not runner.running and len(switches) == 1, switches
+    scene = slicer.mrmlScene
+    assert [scene.GetNumberOfNodesByClass(c) for c in ("vtkMRMLPlotChartNode", "vtkMRMLPlotSeriesNode",
+                                                       "vtkMRMLTableNode")] == [1, 1, 1]
+
+
+def test_a_failed_load_puts_back_the_users_table(caplog):
+    ui, w, runner, logic, fixed, moving, done = panel()
+    table = results.updateTableFromRows(None, [{"mine": 1.0, "note": "keep"}])
+
+    def fill_then_fail(result):
+        results.updateTableFromRows(table, [{"theirs": 2.0}])
+        raise OSError("disk read error")
+
+    runner.start(startJob(logic.prepareJob(fixed, moving, transform="translation", levels=1, iterations=20,
+                                           device="cpu")), fill_then_fail, keep=[table])
+    spin(runner, 60)
+    assert not runner.running and errors(caplog)
+    assert [table.GetColumnName(c) for c in range(table.GetNumberOfColumns())] == ["mine", "note"]
+    assert (table.GetCellText(0, 0), table.GetCellText(0, 1)) == ("1", "keep")

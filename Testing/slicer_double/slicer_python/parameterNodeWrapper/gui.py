@@ -152,9 +152,9 @@ class QCheckablePushButtonToBoolConnector(_SimpleConnector):
         widget.setProperty("checkable", True)
 
 
-def _setBounds(widget, annotations, unboundedMinimum, unboundedMaximum, refuseUnbounded: bool) -> None:
-    """Range from WithinRange, else Minimum/Maximum, else the unbounded limits: what the .ui says is replaced.
-    Decimals/SingleStep annotations are applied too."""
+def _setBounds(widget, annotations, unboundedMinimum, unboundedMaximum, unboundedError: str | None) -> None:
+    """Range from WithinRange, else Minimum/Maximum, else the unbounded limits (or RuntimeError(unboundedError)
+    for sliders): what the .ui says is replaced. Decimals/SingleStep annotations are applied too."""
     for annotation, propertyName in ((Decimals, "decimals"), (SingleStep, "singleStep")):
         found = findFirstAnnotation(annotations, annotation)
         if found is not None:
@@ -162,8 +162,8 @@ def _setBounds(widget, annotations, unboundedMinimum, unboundedMaximum, refuseUn
     withinRange = findFirstAnnotation(annotations, validators.WithinRange)
     minimum = findFirstAnnotation(annotations, validators.Minimum)
     maximum = findFirstAnnotation(annotations, validators.Maximum)
-    if refuseUnbounded and withinRange is None and (minimum is None or maximum is None):
-        raise RuntimeError(f"Cannot have a connection to {_className(widget)} where the number type is unbounded.")
+    if unboundedError and withinRange is None and (minimum is None or maximum is None):
+        raise RuntimeError(unboundedError)
     if withinRange is not None:
         minimum, maximum = withinRange.minimum, withinRange.maximum
     else:
@@ -179,7 +179,9 @@ class QSliderOrSpinBoxToIntConnector(_SimpleConnector):
 
     def __init__(self, widget, datatype) -> None:
         super().__init__(widget, datatype)
-        _setBounds(widget, splitAnnotations(datatype)[1], -(2**31), 2**31 - 1, _className(widget) == "QSlider")
+        slider = _className(widget) == "QSlider"
+        _setBounds(widget, splitAnnotations(datatype)[1], -(2**31), 2**31 - 1,
+                   "Cannot have a connection to QSlider where the int type is unbounded." if slider else None)
 
 
 @parameterNodeGuiConnector
@@ -195,8 +197,9 @@ class QDoubleSpinBoxCtkSliderWidgetToFloatIntConnector(_SimpleConnector):
         if self._type is int and _className(widget) != "ctkDoubleSlider":
             widget.setProperty("decimals", 0)
             annotations = [a for a in annotations if not isinstance(a, Decimals)]
-        _setBounds(widget, annotations, float("-inf"), float("inf"),
-                   _className(widget) in ("ctkSliderWidget", "qMRMLSliderWidget"))
+        slider = _className(widget) in ("ctkSliderWidget", "qMRMLSliderWidget")
+        _setBounds(widget, annotations, float("-inf"), float("inf"), "Cannot have a connection to ctkSliderWidget "
+                   "where the float types is unbounded." if slider else None)
 
 
 class _ComboBoxConnector(_SimpleConnector):

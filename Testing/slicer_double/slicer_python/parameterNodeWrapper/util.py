@@ -8,12 +8,16 @@ import slicer
 __all__ = ["findFirstAnnotation", "getNodeTypes", "isNodeOrUnionOfNodes", "splitAnnotations", "unannotatedType"]
 
 
+_MARKER = "splitAnnotations"
+
+
 def splitAnnotations(possiblyAnnotatedType) -> tuple:
-    """(type, annotations); nested Annotated[...] are already flattened by typing."""
-    if typing.get_origin(possiblyAnnotatedType) is typing.Annotated:
-        actualType, *annotations = typing.get_args(possiblyAnnotatedType)
-        return actualType, tuple(annotations)
-    return possiblyAnnotatedType, ()
+    """(type, annotations). Like Slicer, this goes through Annotated[type, marker], whose construction typing
+    caches by equality: a Union equal to one split before (same members, any order) comes back with the
+    member order seen first, and that order decides where a Union value is stored (`name.<index>`)."""
+    actualType, *annotations, _marker = typing.get_args(typing.Annotated[possiblyAnnotatedType, _MARKER])
+    return actualType, tuple(annotations)
+
 
 
 def unannotatedType(possiblyAnnotatedType):

@@ -13,7 +13,7 @@ import vtk
 
 from .gui import GuiConnector, createGuiConnector
 from .serializers import Serializer, createSerializer
-from .util import splitAnnotations, splitPossiblyDottedName
+from .util import splitAnnotations, splitPossiblyDottedName, unannotatedType
 from .validators import Default, extractDefault
 
 __all__ = ["parameterNodeWrapper", "SlicerParameterNamePropertyName", "findChildWidgetForParameter",
@@ -90,8 +90,8 @@ def _checkParamName(wrapperOrClass, name: str) -> None:
         found = "".join(f"\n    {n}," for n in wrapperOrClass.allParameters)
         raise ValueError(f"Cannot find a param with the given name: {top}\n  Found parameters [{found}\n  ]")
     if sub is not None:  # dotted names reach into parameterPacks, which this double does not have
-        raise ValueError(f"{wrapperOrClass.allParameters[top].unalteredType} is not a parameter pack but "
-                         f"expects to have '{sub}'")
+        raise ValueError(f"{unannotatedType(wrapperOrClass.allParameters[top].unalteredType)} has no member "
+                         f"'{splitPossiblyDottedName(sub)[0]}'")
 
 
 def _init(self, parameterNode, prefix: str | None = None) -> None:
@@ -201,10 +201,14 @@ def _disconnectGui(self, tag: int) -> None:
 
 
 def findChildWidgetForParameter(widget, parameter: str):
-    """The first descendant whose SlicerParameterName is `parameter`, or None (no parameterPack lookup)."""
+    """The first descendant whose SlicerParameterName is `parameter`. Slicer's version then looks the name up
+    again for parameterPacks, endlessly when no widget has it: it raises RecursionError, so does this."""
     from PySide6.QtWidgets import QWidget
-    return next((w for w in widget.findChildren(QWidget)
-                 if w.property(SlicerParameterNamePropertyName) == parameter), None)
+    found = next((w for w in widget.findChildren(QWidget)
+                  if w.property(SlicerParameterNamePropertyName) == parameter), None)
+    if found is None:
+        raise RecursionError(f"maximum recursion depth exceeded looking for a widget of parameter {parameter!r}")
+    return found
 
 
 def _makeProperty(name: str) -> property:
