@@ -264,8 +264,6 @@ def test_pip_ensure_in_testing_mode_installs_nothing(slicer, fake_distributions,
 def user_answers(slicer, monkeypatch):
     """Outside testing mode; the questions asked, answered with `user_answers.ok`."""
     monkeypatch.setattr(slicer.app, "testingEnabled", lambda: False)
-    # in Slicer both read qSlicerCommandOptions::isTestingEnabled (PyTorchUtils asks commandOptions())
-    monkeypatch.setattr(type(slicer.app.commandOptions()), "testingEnabled", False)
     answers = types.SimpleNamespace(ok=True, asked=[])
 
     def confirm(text, windowTitle=None, **kwargs):

@@ -149,9 +149,6 @@ def test_scene_has_the_applications_singletons():
     assert scene.GetSubjectHierarchyNode().GetClassName() == "vtkMRMLSubjectHierarchyNode"
 
 
-@pytest.mark.xfail(strict=True, reason="slicer_double: after install() clears the scene nothing re-creates the "
-                   "subject hierarchy node, as qSlicerSubjectHierarchyPluginLogic::onSceneCloseEnded does in Slicer "
-                   "(vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy); it appears once something asks for it")
 def test_a_cleared_scene_has_its_subject_hierarchy_node():
     scene = slicer_double.install().mrmlScene
     assert scene.GetNumberOfNodesByClass("vtkMRMLSubjectHierarchyNode") == 1

@@ -12,6 +12,9 @@ import pytest
 from slicer_double import uipreview
 from slicer_double import ROOT, load
 
+load("GDRegister")
+from slicer.parameterNodeWrapper import getNodeTypes, isNodeOrUnionOfNodes, unannotatedType  # noqa: E402
+
 MODULES = ["GDRegister", "GDSegment"]
 SOURCES = {"GDRegister": [ROOT / "GDRegister/GDRegister.py"], "GDSegment": [ROOT / "GDSegment/GDSegment.py"]}
 
@@ -65,21 +68,23 @@ def test_every_bound_widget_names_a_parameter_of_the_right_type(name):
     assert not unbound, f"parameters with no widget: {sorted(unbound)}"
     for param, widget in bound.items():
         info = parameters[param]
-        choices = next((v.choices for v in info.validators if hasattr(v, "choices")), None)
-        limits = next(((v.minimum, v.maximum) for v in info.validators if hasattr(v, "maximum")), None)
+        validators = info.serializer.validators
+        choices = next((v.choices for v in validators if hasattr(v, "choices")), None)
+        limits = next(((v.minimum, v.maximum) for v in validators if hasattr(v, "maximum")), None)
+        datatype = unannotatedType(info.unalteredType)
         cls = widget.metaObject().className()
-        if info.node_classes:
+        if isNodeOrUnionOfNodes(info.unalteredType):
             assert cls == "QWidget"  # qMRMLNodeComboBox, unknown to plain Qt; its nodeTypes are checked below
-        elif isinstance(widget, QComboBox):
-            assert info.datatype is str and choices is not None
+        elif isinstance(widget, QComboBox):  # Slicer refills it from the Choice: the Designer items must agree
+            assert datatype is str and choices is not None
             assert [widget.itemText(i) for i in range(widget.count())] == list(choices), param
-        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
-            assert info.datatype is (int if isinstance(widget, QSpinBox) else float), param
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):  # Slicer sets the range from the validator
+            assert datatype is (int if isinstance(widget, QSpinBox) else float), param
             assert limits == (widget.minimum(), widget.maximum()), param
         elif isinstance(widget, QCheckBox):
-            assert info.datatype is bool, param
+            assert datatype is bool, param
         else:
-            assert info.datatype is Path, (param, cls)
+            assert datatype is Path, (param, cls)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -92,7 +97,7 @@ def test_node_selectors_offer_the_parameter_node_classes(name):
             continue
         param = widget.find("./property[@name='SlicerParameterName']/string").text
         types = [s.text for s in widget.findall("./property[@name='nodeTypes']/stringlist/string")]
-        assert types == [c.__name__ for c in parameters[param].node_classes], param
+        assert types == list(getNodeTypes(parameters[param].unalteredType)), param
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -101,9 +106,10 @@ def test_parameter_defaults_are_within_their_validators(name):
     p = getattr(module, f"{name}Logic")().getParameterNode()
     for param, info in p.allParameters.items():
         value = p.getValue(param)
-        for validator in info.validators:
+        for validator in info.serializer.validators:
             validator.validate(value)
-        assert value is None or isinstance(value, typing.get_args(info.datatype) or info.datatype)
+        datatype = unannotatedType(info.unalteredType)
+        assert value is None or isinstance(value, typing.get_args(datatype) or datatype)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -120,7 +126,7 @@ def test_module_metadata_is_what_slicer_generic_tests_check():
     import types
     for name in MODULES:
         module = load(name)
-        parent = types.SimpleNamespace()
+        parent = types.SimpleNamespace(path=module.__file__)  # qSlicerScriptedLoadableModule: path of the .py
         getattr(module, name)(parent)
         assert parent.title.startswith("GD ") and parent.categories and parent.contributors
         assert parent.helpText and parent.acknowledgementText

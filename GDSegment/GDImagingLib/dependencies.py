@@ -38,11 +38,11 @@ def ensurePackages(requirementsPath: str | Path, requester: str) -> bool:
     if not wanted:
         return True
     try:  # Slicer 5.11+: checks, asks, shows progress, offers a restart; a submodule, loaded only on import
-        import slicer.packaging
+        from slicer import packaging
     except ImportError:
         pass
     else:
-        slicer.packaging.pip_ensure(wanted, skip_packages=NEVER_BY_PIP, requester=requester)
+        packaging.pip_ensure(wanted, skip_packages=NEVER_BY_PIP, requester=requester)
         return not _missing(wanted)
     missing = _missing(wanted)
     if missing and slicer.util.confirmOkCancelDisplay(

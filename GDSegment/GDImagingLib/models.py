@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gdbackend.models import import_model
-
 MODEL_FILTER = "GDImaging model (*.pt)"
 
 
 def importModelFile(path: str | Path, task: str) -> Path:
     """The cached copy of a checked model file; ModelError/InputError say what is wrong with a bad one."""
+    from gdbackend.models import import_model  # torch: only once the panel has checked it is installed
     return import_model(Path(path), task=task)

@@ -41,6 +41,8 @@ def install():
         slicer.selfTests = {}
     else:
         slicer.mrmlScene.Clear(0)
+        # Slicer's subject hierarchy plugin logic makes the scene's hierarchy node again when a close ends
+        slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(slicer.mrmlScene)
     return slicer
 
 
@@ -57,3 +59,20 @@ def load(name: str):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     return importlib.import_module(name)
+
+
+def moduleWidget(name: str):
+    """The GD module's widget as Slicer's module panel (qSlicerScriptedLoadableModuleWidget) makes it: the panel,
+    with a layout and the scene, becomes the Python widget's parent, then the panel calls its setup(). Enter and
+    leave the module with `widget.parent.enter()` / `.exit()`, as the user's choice of module does."""
+    module = load(name)
+    import qt
+    import slicer
+    from slicer.ScriptedLoadableModule import _ModuleWidgetParent
+    panel = _ModuleWidgetParent()
+    panel.setLayout(qt.QVBoxLayout())
+    panel.setMRMLScene(slicer.mrmlScene)
+    widget = getattr(module, f"{name}Widget")(panel)
+    panel._moduleWidget = widget
+    widget.setup()
+    return widget

@@ -77,9 +77,14 @@ class Application:
         return QCoreApplication.translate(context, text)
 
     def commandOptions(self):
-        """qSlicerCommandOptions as `Slicer --testing` sets them."""
-        return _CommandOptions()
+        """qSlicerCommandOptions, whose testingEnabled is what testingEnabled() reports."""
+        return _CommandOptions(self)
 
 
 class _CommandOptions:
-    testingEnabled = True  # a Q_PROPERTY: an attribute in PythonQt
+    def __init__(self, application: Application) -> None:
+        self._application = application
+
+    @property
+    def testingEnabled(self) -> bool:  # a Q_PROPERTY: an attribute in PythonQt
+        return self._application.testingEnabled()

@@ -1,11 +1,13 @@
 """The modules' Designer files loaded as Slicer loads them, over real Qt (PySide6).
 
 Slicer's Python binding is PythonQt, whose conventions differ from PySide6's: a Qt property is an attribute
-(`button.enabled = False`, `label.text`; it hides the same-named method), `obj.name` is the objectName, and
-`obj.connect("clicked(bool)", fn)` connects by signature. On plain PySide6 widgets the first silently sets a
-Python attribute, the second returns the method, the third raises TypeError. So `UiLoader` creates every
-widget of a .ui as a PythonQt-style subclass of its Qt class (named as that class), and the CTK / qMRML
-widgets the .ui files use as PySide6 stand-ins with Slicer's API (same names, properties and signals).
+(`button.enabled = False`, `label.text`; it hides the same-named method), `obj.name` is the objectName,
+`obj.className()` the class name, and `obj.connect("clicked(bool)", fn)` connects by signature. On plain
+PySide6 widgets a property write only sets a Python attribute (the widget is unchanged, and `toolTip = ...`
+hides the toolTip() method), a property read gives the method, `name` and `className` do not exist, and
+that connect raises TypeError. So `UiLoader` creates every widget of a .ui as a PythonQt-style subclass of
+its Qt class (named as that class), and the CTK / qMRML widgets the .ui files use as PySide6 stand-ins with
+Slicer's API (same names, properties and signals).
 
     widget = loadUI(path)    # as slicer.util.loadUI; or qt.QUiLoader = UiLoader and call slicer.util.loadUI
 """
@@ -59,6 +61,9 @@ class PythonQtStyle:
                 raise AttributeError(f"Could not set property {name!r} of {type(self).__name__} to {value!r}")
         else:
             super().__setattr__(name, value)
+
+    def className(self) -> str:
+        return QObject.metaObject(self).className()
 
     def _connect(self, signal: str, slot) -> bool:
         return bool(QObject.connect(self, SIGNAL(_signature(signal)), slot))

@@ -130,11 +130,12 @@ def render(path: Path, png: Path, values: dict | None = None, width: int = 420) 
 
 def parameter_defaults(module_name: str) -> dict:
     """The module's parameter node defaults (non-node fields), read through the Slicer double."""
-    from .modules import load
+    from . import load
     module = load(module_name)
+    from slicer.parameterNodeWrapper import isNodeOrUnionOfNodes
     p = getattr(module, f"{module_name}Logic")().getParameterNode()
-    return {name: p.getValue(name) for name in p.allParameters
-            if not p.allParameters[name].node_classes and str(p.getValue(name)) != "."}
+    return {name: p.getValue(name) for name, info in p.allParameters.items()
+            if not isNodeOrUnionOfNodes(info.unalteredType) and str(p.getValue(name)) != "."}
 
 
 def main(argv: list[str]) -> int:

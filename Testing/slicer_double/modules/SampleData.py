@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-STAND_INS = {"MRHead": "ch2.nii.gz", "MRBrainTumor1": "ch2bet.nii.gz", "MRBrainTumor2": "ch2bet.nii.gz"}
-MOTION = sitk.Euler3DTransform((0, 0, 0), 0.0, 0.0, np.deg2rad(6), (5.0, -4.0, 3.0))
+_STAND_INS = {"MRHead": "ch2.nii.gz", "MRBrainTumor1": "ch2bet.nii.gz", "MRBrainTumor2": "ch2bet.nii.gz"}
+_MOTION = sitk.Euler3DTransform((0, 0, 0), 0.0, 0.0, np.deg2rad(6), (5.0, -4.0, 3.0))
 
 
 def downloadSample(sampleName):
@@ -20,10 +20,10 @@ def downloadSample(sampleName):
     import slicer
 
     from gdbackend.sample_data import mricron
-    image = sitk.Shrink(sitk.ReadImage(str(mricron(STAND_INS[sampleName]))), [2, 2, 2])  # CI-sized
+    image = sitk.Shrink(sitk.ReadImage(str(mricron(_STAND_INS[sampleName]))), [2, 2, 2])  # CI-sized
     if sampleName == "MRBrainTumor2":
-        MOTION.SetCenter(image.TransformContinuousIndexToPhysicalPoint([s / 2 for s in image.GetSize()]))
-        image = sitk.Resample(image, MOTION)
+        _MOTION.SetCenter(image.TransformContinuousIndexToPhysicalPoint([s / 2 for s in image.GetSize()]))
+        image = sitk.Resample(image, _MOTION)
     path = Path(slicer.app.temporaryPath) / f"{sampleName}.nrrd"
     sitk.WriteImage(image, str(path))
     node = slicer.modules.volumes.logic().AddArchetypeVolume(str(path), sampleName)

@@ -95,9 +95,9 @@ class _ModuleWidgetParent(qt.QWidget):
     tests can enter and leave the module as Slicer does: read-only `isEntered`, `moduleName`, and
     `enter()` / `exit()` which set `isEntered` and then call the widget's hook if it defines one."""
 
-    def __init__(self, moduleWidget: ScriptedLoadableModuleWidget) -> None:
+    def __init__(self, moduleWidget: ScriptedLoadableModuleWidget | None = None) -> None:
         super().__init__()
-        self._moduleWidget = moduleWidget
+        self._moduleWidget = moduleWidget  # the module panel makes itself first, then the widget (see slicer_double)
         self._scene = None
         self._entered = False
 

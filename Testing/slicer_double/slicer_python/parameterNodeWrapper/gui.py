@@ -8,6 +8,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
+import inspect
+import logging
 import types
 import typing
 
@@ -100,9 +102,10 @@ def createGuiConnector(widget, datatype) -> GuiConnector:
     for connectorType in _registeredGuiConnectors:
         if connectorType.canRepresent(widget, datatype):
             return connectorType.create(widget, datatype)
+    files = ", ".join(sorted({inspect.getfile(c) for c in _registeredGuiConnectors}))
     raise RuntimeError(f"Unable to create GUI connector from datatype '{datatype}' to widget type '{type(widget)}'."
                        " To determine which data types can be connected to which widget types, please check "
-                       "'canRepresent' methods in 'GuiConnector' classes")
+                       f"'canRepresent' methods in 'GuiConnector' classes in these files: {files}")
 
 
 class _SimpleConnector(GuiConnector):
@@ -139,17 +142,20 @@ class _SimpleConnector(GuiConnector):
 
 @parameterNodeGuiConnector
 class QCheckBoxToBoolConnector(_SimpleConnector):
-    widgetClasses, valueTypes, signalName, propertyName = ("QCheckBox", "ctkCheckBox"), (bool,), "stateChanged", "checked"
+    widgetClasses, valueTypes = ("QCheckBox", "ctkCheckBox"), (bool,)
+    signalName, propertyName = "stateChanged", "checked"
 
 
 @parameterNodeGuiConnector
 class QCheckablePushButtonToBoolConnector(_SimpleConnector):
-    """A QPushButton for a bool is made checkable (Slicer logs a warning when it does so)."""
+    """A QPushButton for a bool is made checkable, with a warning."""
     widgetClasses, valueTypes, signalName, propertyName = ("QPushButton",), (bool,), "toggled", "checked"
 
     def __init__(self, widget, datatype) -> None:
         super().__init__(widget, datatype)
-        widget.setProperty("checkable", True)
+        if not widget.property("checkable"):
+            logging.warning(f"Making push button checkable for conversion to bool: button {widget}")
+            widget.setProperty("checkable", True)
 
 
 def _setBounds(widget, annotations, unboundedMinimum, unboundedMaximum, unboundedError: str | None) -> None:
@@ -281,7 +287,8 @@ class QTextEditPlainTextToStrConnector(_SimpleConnector):
 
 @parameterNodeGuiConnector
 class ctkPathLineEditToPathConnector(_SimpleConnector):
-    widgetClasses, valueTypes, signalName, propertyName = ("ctkPathLineEdit",), PATH_TYPES, "currentPathChanged", "currentPath"
+    widgetClasses, valueTypes = ("ctkPathLineEdit",), PATH_TYPES
+    signalName, propertyName = "currentPathChanged", "currentPath"
 
     def write(self, value) -> None:
         super().write(str(value))
