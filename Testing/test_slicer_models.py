@@ -3,18 +3,15 @@ double): a good file is checked and copied into the model cache and becomes the 
 is not data, not a model or a model of another task is refused with a clear message and nothing is cached."""
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from gdbackend.errors import GDError, ModelError
 from gdbackend.segment import build_network, network_arguments
 from gdbackend.train import load_model_file, save_checkpoint
-from slicer_double import load
+from slicer_double import load, moduleWidget
 from test_models_safety import malicious_files
 
 GDSegment = load("GDSegment")
-import slicer  # noqa: E402  (the double, installed by load)
 
 
 @pytest.fixture
@@ -27,14 +24,6 @@ def segment_model(path, task: str = "segment"):
     args = network_arguments("unet", 2, 1, 2, {"channels": [4, 8], "strides": [2], "num_res_units": 0})
     card = {"task": task, "network": "unet", "arguments": args, "labels": [{"value": 1, "name": "brain"}]}
     return save_checkpoint(path, build_network("unet", args).state_dict(), card)
-
-
-def widget(parameterNode):
-    """The widget's state that onImportModel uses, without building the whole panel."""
-    label = types.SimpleNamespace(text=None)
-    label.setText = lambda text: setattr(label, "text", text)
-    return types.SimpleNamespace(parent=None, logic=GDSegment.GDSegmentLogic(), _parameterNode=parameterNode,
-                                 ui=types.SimpleNamespace(statusLabel=label))
 
 
 def test_the_logic_imports_a_checked_model_into_the_cache(tmp_path, cache):
@@ -59,18 +48,18 @@ def test_a_bad_file_is_refused_and_nothing_is_cached(tmp_path, cache, make, mess
 
 
 def test_the_import_button_sets_the_segment_model(tmp_path, cache, monkeypatch):
-    load("GDSegment")
+    panel = moduleWidget("GDSegment")
     import qt
     chosen = [str(segment_model(tmp_path / "head.pt"))]
     monkeypatch.setattr(qt.QFileDialog, "getOpenFileName", lambda *args: chosen[0])  # PythonQt returns the path
-    parameters = GDSegment.GDSegmentLogic().getParameterNode()
-    panel = widget(parameters)
-    GDSegment.GDSegmentWidget.onImportModel(panel)
-    assert parameters.segmentModel == cache / "head.pt" and "Imported head.pt" in panel.ui.statusLabel.text
+    parameters = panel._parameterNode
+    panel.ui.importModelButton.click()
+    assert parameters.segmentModel == cache / "head.pt" and "Imported head.pt" in panel.ui.segmentStatusLabel.text
     chosen[0] = str(segment_model(tmp_path / "other.pt", task="detect"))
-    with pytest.raises(ModelError, match="is a 'detect' model"):  # the double re-raises after the error box
-        GDSegment.GDSegmentWidget.onImportModel(panel)
+    with pytest.raises(ModelError, match="is a 'detect' model"):  # testing mode: re-raised after the error box
+        panel.onImportModel()
     assert parameters.segmentModel == cache / "head.pt"
     chosen[0] = ""  # the dialog was cancelled
-    GDSegment.GDSegmentWidget.onImportModel(panel)
+    panel.onImportModel()
     assert parameters.segmentModel == cache / "head.pt"
+    panel.cleanup()

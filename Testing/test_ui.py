@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from slicer_double import uipreview
+from slicer_double.qt_widgets import loadUI
 from slicer_double import ROOT, load
 
 load("GDRegister")
@@ -25,7 +26,7 @@ def ui_path(name: str) -> Path:
 
 def named_widgets(widget) -> dict:
     from PySide6.QtWidgets import QWidget
-    return {w.objectName(): w for w in widget.findChildren(QWidget) if w.objectName()}
+    return {w.property("objectName"): w for w in widget.findChildren(QWidget) if w.property("objectName")}
 
 
 def bound_widgets(widget) -> dict:
@@ -47,8 +48,8 @@ def ui_names_used(source: Path) -> set[str]:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_every_ui_file_loads_and_has_the_widgets_the_code_uses(name):
-    widget = uipreview.load(ui_path(name))
-    assert widget is not None and widget.objectName() == name
+    widget = loadUI(ui_path(name))
+    assert widget is not None and widget.property("objectName") == name
     present = named_widgets(widget)
     used = set().union(*(ui_names_used(s) for s in SOURCES[name]))
     assert used, "the ast scan found no self.ui.<name>: the test would not catch anything"
@@ -61,7 +62,7 @@ def test_every_bound_widget_names_a_parameter_of_the_right_type(name):
     from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
     module = load(name)
     parameters = getattr(module, f"{name}Logic")().getParameterNode().allParameters
-    top = uipreview.load(ui_path(name))  # keeps the children alive
+    top = loadUI(ui_path(name))  # keeps the children alive
     bound = bound_widgets(top)
     assert set(bound) - set(parameters) == set(), "SlicerParameterName without a parameter-node field"
     unbound = {p for p in parameters if p not in bound}
@@ -74,13 +75,13 @@ def test_every_bound_widget_names_a_parameter_of_the_right_type(name):
         datatype = unannotatedType(info.unalteredType)
         cls = widget.metaObject().className()
         if isNodeOrUnionOfNodes(info.unalteredType):
-            assert cls == "QWidget"  # qMRMLNodeComboBox, unknown to plain Qt; its nodeTypes are checked below
+            assert cls == "qMRMLNodeComboBox"  # its nodeTypes are checked below
         elif isinstance(widget, QComboBox):  # Slicer refills it from the Choice: the Designer items must agree
             assert datatype is str and choices is not None
-            assert [widget.itemText(i) for i in range(widget.count())] == list(choices), param
+            assert [widget.itemText(i) for i in range(widget.count)] == list(choices), param
         elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):  # Slicer sets the range from the validator
             assert datatype is (int if isinstance(widget, QSpinBox) else float), param
-            assert limits == (widget.minimum(), widget.maximum()), param
+            assert limits == (widget.minimum, widget.maximum), param
         elif isinstance(widget, QCheckBox):
             assert datatype is bool, param
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gdbackend.sample_data import itk_example
 from gdbackend.volume import Volume
-from slicer_double import uipreview
+from slicer_double.qt_widgets import loadUI
 from slicer_double import ROOT, load
 
 GDRegister = load("GDRegister")
@@ -26,7 +26,7 @@ from GDImagingLib.running import JobController  # noqa: E402
 def panel():
     """The real .ui widgets, a fixed/moving pair of real slices, and a controller applying results."""
     load("GDRegister")
-    ui = uipreview.load(ROOT / "GDRegister/Resources/UI/GDRegister.ui")
+    ui = loadUI(ROOT / "GDRegister/Resources/UI/GDRegister.ui")
     fixed = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBorder20.png")), "fixed")
     moving = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceShifted13x17y.png")), "moving")
     logic = GDRegister.GDRegisterLogic()
@@ -69,13 +69,13 @@ def test_apply_runs_in_the_background_with_live_progress_and_places_the_result()
     ui, w, runner, logic, fixed, moving, done = panel()
     spec = logic.prepareJob(fixed, moving, transform="translation", levels=2, iterations=300, device="cpu")
     begin(runner, spec)
-    assert w["applyButton"].text() == "Cancel" and w["progressBar"].isVisibleTo(ui)
+    assert w["applyButton"].text == "Cancel" and w["progressBar"].isVisibleTo(ui)
     values = []
-    gaps = spin(runner, 60, until=lambda: values.append(w["progressBar"].value()) and False)
-    assert not runner.running and done, w["statusLabel"].text()
+    gaps = spin(runner, 60, until=lambda: values.append(w["progressBar"].value) and False)
+    assert not runner.running and done, w["statusLabel"].text
     assert max(gaps) < 0.5, "the event loop was blocked: the window would freeze"
-    assert w["applyButton"].text() == "Apply" and not w["progressBar"].isVisibleTo(ui)
-    assert w["statusLabel"].text().startswith("Done in")
+    assert w["applyButton"].text == "Apply" and not w["progressBar"].isVisibleTo(ui)
+    assert w["statusLabel"].text.startswith("Done in")
     assert any(0 < v < 100 for v in values)
     chart = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLPlotChartNode")
     series = chart.GetNthPlotSeriesNode(0)
@@ -98,7 +98,7 @@ def test_cancel_stops_the_job_and_leaves_nothing_behind():
     runner.cancel()
     assert time.perf_counter() - start < 1.0
     assert not runner.running and not done
-    assert w["applyButton"].text() == "Apply" and "Cancelled" in w["statusLabel"].text()
+    assert w["applyButton"].text == "Apply" and "Cancelled" in w["statusLabel"].text
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before  # the live chart is gone too
     assert moving.GetTransformNodeID() is None
     assert not Path(spec).parent.exists()  # the job's files are removed
@@ -118,7 +118,7 @@ def test_a_killed_job_is_reported_and_the_scene_is_unchanged(caplog):
     assert not runner.running and not done
     shown = errors(caplog)
     assert len(shown) == 1 and "ended unexpectedly (signal SIGKILL)" in shown[0] and "memory" in shown[0]
-    assert w["applyButton"].text() == "Apply" and w["statusLabel"].text().startswith("Failed: nothing was changed")
+    assert w["applyButton"].text == "Apply" and w["statusLabel"].text.startswith("Failed: nothing was changed")
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before and moving.GetTransformNodeID() is None
     assert not Path(spec).parent.exists()
 
@@ -140,7 +140,7 @@ def test_a_result_that_fails_to_load_half_way_leaves_the_scene_unchanged(caplog)
     assert not runner.running
     shown = errors(caplog)
     assert len(shown) == 1 and "Could not load the result" in shown[0] and "disk read error" in shown[0]
-    assert "the scene is as it was" in w["statusLabel"].text()
+    assert "the scene is as it was" in w["statusLabel"].text
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes_before
     assert slicer.mrmlScene.GetFirstNodeByName("half-made") is None
     assert not Path(spec).parent.exists()

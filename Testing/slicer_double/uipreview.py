@@ -38,19 +38,6 @@ def application():
     return QApplication.instance() or QApplication([])
 
 
-def load(path: Path):
-    """The .ui as written (Slicer classes fall back to the Qt classes their <extends> names)."""
-    from PySide6.QtCore import QFile
-    from PySide6.QtUiTools import QUiLoader
-    application()
-    file = QFile(str(path))
-    file.open(QFile.ReadOnly)
-    try:
-        return QUiLoader().load(file)
-    finally:
-        file.close()
-
-
 def preview_xml(path: Path) -> bytes:
     """The .ui with Slicer widgets swapped for their nearest Qt classes, for a faithful-looking render."""
     tree = ET.parse(path)
