@@ -1,34 +1,47 @@
-"""A dependency-free progress bar for terminals; silent when the output is not a terminal."""
+"""A dependency-free progress display: a bar redrawn in place on a terminal, and a plain line every
+LINE_INTERVAL_S seconds otherwise (logs, CI, a piped demo), so a long run shows it is alive."""
 from __future__ import annotations
 
 import sys
 import time
 from typing import TextIO
 
+LINE_INTERVAL_S = 20.0
+
 
 class ProgressBar:
+    """Args:
+        total: steps of the whole run (any unit: iterations, epochs, files).
+        label: what runs, shown before the bar or line.
+        stream: where to write (stderr by default, so stdout stays for results).
+        width: bar length in characters, on a terminal.
+    """
+
     def __init__(self, total: int, label: str = "", stream: TextIO | None = None, width: int = 30) -> None:
         self.total, self.label, self.width = max(int(total), 1), label, width
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
+        self.terminal = self.stream.isatty()
         self.start = time.perf_counter()
-        self._last = 0.0
+        self._last = 0.0 if self.terminal else self.start
 
     def update(self, done: int, text: str = "") -> None:
-        if not self.enabled:
-            return
         now = time.perf_counter()
-        if now - self._last < 0.1 and done < self.total:
+        interval = 0.1 if self.terminal else LINE_INTERVAL_S
+        if now - self._last < interval and done < self.total:
             return
         self._last = now
         frac = min(done / self.total, 1.0)
         elapsed = now - self.start
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(frac * self.width)
-        self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {frac:4.0%} {text} ETA {eta:4.0f}s ")
+        if self.terminal:
+            bar = "#" * int(frac * self.width)
+            self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {frac:4.0%} {text} ETA {eta:4.0f}s ")
+        else:
+            detail = f" {text}" if text else ""
+            self.stream.write(f"{self.label}: {frac:.0%}{detail} ({elapsed:.0f} s, {eta:.0f} s left)\n")
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.terminal:
             self.stream.write("\n")
             self.stream.flush()

@@ -4,4 +4,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-exec "$ROOT/.venv/bin/gd" demo --out report "$@"   # e.g. --quick, --only register, --out DIR
+exec "$ROOT/.venv/bin/gd" demo --out report "$@"   # e.g. --full, --only register, --out DIR

@@ -102,9 +102,9 @@ def render(path: Path, png: Path, values: dict | None = None, width: int = 420) 
         box.setVisible(True)
     for button in widget.findChildren(QPushButton):
         button.setEnabled(True)
-    status = widget.findChild(QLabel, "statusLabel")
-    if status is not None:
-        status.setText("42 %, loss 0.0123, time left 12 s")  # what a running job shows
+    for status in widget.findChildren(QLabel):
+        if status.objectName().endswith(("statusLabel", "StatusLabel")):
+            status.setText("42 %, loss 0.0123, time left 12 s")  # what a running job shows
     show_values(widget, values or {})
     widget.resize(width, widget.sizeHint().height())
     widget.adjustSize()
