@@ -271,3 +271,16 @@ def test_deformable_results_and_non_linear_parents_are_refused_with_a_reason():
     fixed.SetAndObserveTransformNodeID(grid.GetID())
     with pytest.raises(InputError, match="non-linear transform warp: harden it first"):
         logic.prepareJob(fixed, moving, transform="rigid")
+
+
+def test_job_inputs_are_written_uncompressed():
+    """Slicer writes a job's inputs on its main thread: gzip would freeze it for seconds on a big volume."""
+    import json
+    load("GDRegister")
+    fixed, moving = shifted_pair()
+    spec = Path(GDRegister.GDRegisterLogic().prepareJob(fixed, moving, transform="rigid", resample=True))
+    written = json.loads(spec.read_text())
+    assert {Path(p).suffix for p in written["inputs"].values()} == {".nii"}
+    assert Path(written["outputs"]["image"]).suffix == ".nii"
+    from GDImagingLib.jobs import removeJobFolder
+    removeJobFolder(spec)
