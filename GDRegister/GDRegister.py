@@ -144,19 +144,19 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDRegister"):
                 return
             p = self._parameterNode
-            nodes_ = {"fixedVolume": p.fixedVolume, "movingVolume": p.movingVolume,
+            captured = {"fixedVolume": p.fixedVolume, "movingVolume": p.movingVolume,
                       "outputTransform": p.outputTransform, "outputVolume": p.outputVolume,
                       "showResult": p.showResult}
             spec = self.logic.prepareJob(p.fixedVolume, p.movingVolume, fixedMask=p.fixedMask,
                                          movingMask=p.movingMask, resample=p.outputVolume is not None,
                                          outputTransform=p.outputTransform,
                                          **self.logic.optionsFromParameterNode(p))
-            self.runner.start(startJob(spec), lambda result: self.onJobDone(result, **nodes_),
+            self.runner.start(startJob(spec), lambda result: self.onJobDone(result, **captured),
                               lock=self._inputWidgets(), keep=[p.outputTransform, p.outputVolume])
 
-    def onJobDone(self, result: dict, **nodes_) -> None:
+    def onJobDone(self, result: dict, **captured) -> None:
         """The result onto the nodes chosen when the job started."""
-        node = self.logic.applyResult(result, **nodes_)
+        node = self.logic.applyResult(result, **captured)
         if self._parameterNode:
             self._parameterNode.outputTransform = node
 
