@@ -11,8 +11,12 @@ import vtk
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
-from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
-                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
 from slicer.util import VTKObservationMixin
 
 from gdbackend.volume import LPS_TO_RAS, Volume
@@ -123,6 +127,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onImportModel(self) -> None:
         """Choose a model file; once checked and copied into the model cache, it becomes the Segment model."""
         import qt
+
         from GDImagingLib.dependencies import ensureDependencies
         from GDImagingLib.models import MODEL_FILTER
         path = qt.QFileDialog.getOpenFileName(self.parent, _("Import a segmentation model"), "", _(MODEL_FILTER))
@@ -138,6 +143,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def cleanup(self) -> None:
         for runner in self.runners.values():
             runner.cancel()
+        self.setParameterNode(None)  # the panel's widgets go with the module: unbind them from the node
         self.removeObservers()
 
     def enter(self) -> None:

@@ -37,3 +37,23 @@ def read_only(tmp_path, monkeypatch) -> Path:
                             not (Path(p).resolve() == folder.resolve() and mode & os.W_OK) and real(p, mode, *a, **k))
     yield folder
     folder.chmod(0o755)
+
+
+@pytest.fixture
+def slicer_panel():
+    """Opens a GD module's panel as Slicer does (`slicer_panel("GDRegister")`: built, set up, entered) and closes
+    it after the test as Slicer does when the module is left and unloaded (exit, cleanup), even when the test
+    fails: a panel left connected to the scene's parameter node would be updated after its widgets are gone."""
+    from slicer_double import moduleWidget
+    opened = []
+
+    def open_panel(name: str):
+        widget = moduleWidget(name)
+        widget.parent.enter()
+        opened.append(widget)
+        return widget
+
+    yield open_panel
+    for widget in opened:
+        widget.parent.exit()
+        widget.cleanup()

@@ -321,9 +321,8 @@ def test_load_requirements_skips_comments_and_options(slicer, tmp_path):
 
 # ------------------------------------------------------------------ PyTorchUtils
 def test_install_torch_records_light_the_torch_arguments(slicer):
-    import torch
-
     import PyTorchUtils
+    import torch
     logic = PyTorchUtils.PyTorchUtilsLogic()
     assert logic.torchInstalled() and logic.torch is torch
     assert logic.installTorch(askConfirmation=True, torchVersionRequirement=">=2.4") is torch  # testing: no question
@@ -339,8 +338,7 @@ def test_install_torch_declined_returns_None(slicer, user_answers):
 
 
 def test_uninstall_torch_goes_through_pip_uninstall(slicer):
-    import slicer.packaging
-
     import PyTorchUtils
+    import slicer.packaging
     PyTorchUtils.PyTorchUtilsLogic().uninstallTorch()
     assert slicer.packaging._uninstallRequests == [["torch", "torchvision"]]

@@ -4,13 +4,13 @@ message, never a raw torch/SimpleITK exception, and never modifies its inputs.""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_fuzz_volume import assert_unchanged, gd_error, rotations, snapshot
 
 from gdbackend.errors import GDError
 from gdbackend.register import register
-from test_fuzz_volume import assert_unchanged, gd_error, rotations, snapshot
 from gdbackend.volume import Volume
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

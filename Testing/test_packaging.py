@@ -42,7 +42,7 @@ def test_every_module_file_is_listed_and_every_listed_file_exists(module):
     assert resources == {f"Resources/{r}" for r in shipped_resources}, "RESOURCES must list every resource file"
     assert f"Resources/UI/{module}.ui" in resources and f"Resources/Icons/{module}.png" in resources
     assert "slicerMacroBuildScriptedModule" in text and "WITH_GENERIC_TESTS" in text
-    assert f"slicer_add_python_unittest(SCRIPT ${{MODULE_NAME}}.py)" in text
+    assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
 
 
 def test_the_backend_is_shipped_as_a_package_with_every_file():

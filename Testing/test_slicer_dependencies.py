@@ -9,6 +9,7 @@ from slicer_double import load
 
 load("GDSegment")
 import slicer  # noqa: E402
+
 from GDImagingLib.dependencies import NEVER_BY_PIP, ensurePackages  # noqa: E402
 
 

@@ -66,7 +66,8 @@ def test_scripted_loadable_module_names_are_slicers():
     import slicer.ScriptedLoadableModule as module
     for name, cls in defined(module).items():
         assert name.startswith("ScriptedLoadableModule") and name in API, name
-        assert own_members(cls) <= set(API[name]["methods"]), (name, sorted(own_members(cls) - set(API[name]["methods"])))
+        unknown = own_members(cls) - set(API[name]["methods"])
+        assert not unknown, (name, sorted(unknown))
 
 
 def test_i18n_and_packaging_names_are_slicers():
@@ -81,7 +82,8 @@ def test_parameter_node_wrapper_names_are_slicers():
     from slicer.parameterNodeWrapper import parameterNodeWrapper
     exports = set(API["slicer.parameterNodeWrapper"]["exports"])
     exposed = {name for name, value in vars(package).items() if not name.startswith("_")
-               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__.startswith(package.__name__)}
+               and (inspect.isfunction(value) or inspect.isclass(value))
+               and value.__module__.startswith(package.__name__)}
     assert exposed <= exports, sorted(exposed - exports)
     for info in pkgutil.iter_modules(package.__path__):
         submodule = importlib.import_module(f"{package.__name__}.{info.name}")
@@ -114,7 +116,8 @@ def test_the_name_checks_catch_invented_names():
 
     assert unknown_app_names(InventedApplication) == {"showMainWindow"}
     module = types.ModuleType("slicer.packaging")
-    exec("import os\nfrom logging import getLogger\ndef pip_check(req): pass\ndef pip_install_all(): pass", vars(module))
+    exec("import os\nfrom logging import getLogger\ndef pip_check(req): pass\ndef pip_install_all(): pass",
+         vars(module))
     assert unknown_module_names(module, API["slicer.packaging"]) == {"pip_install_all"}  # not os, getLogger
 
 

@@ -4,12 +4,12 @@ is not data, not a model or a model of another task is refused with a clear mess
 from __future__ import annotations
 
 import pytest
+from test_models_safety import malicious_files
 
 from gdbackend.errors import GDError, ModelError
 from gdbackend.segment import build_network, network_arguments
 from gdbackend.train import load_model_file, save_checkpoint
-from slicer_double import load, moduleWidget
-from test_models_safety import malicious_files
+from slicer_double import load
 
 GDSegment = load("GDSegment")
 
@@ -47,8 +47,8 @@ def test_a_bad_file_is_refused_and_nothing_is_cached(tmp_path, cache, make, mess
     assert not (tmp_path / "code-ran").exists()
 
 
-def test_the_import_button_sets_the_segment_model(tmp_path, cache, monkeypatch):
-    panel = moduleWidget("GDSegment")
+def test_the_import_button_sets_the_segment_model(tmp_path, cache, monkeypatch, slicer_panel):
+    panel = slicer_panel("GDSegment")
     import qt
     chosen = [str(segment_model(tmp_path / "head.pt"))]
     monkeypatch.setattr(qt.QFileDialog, "getOpenFileName", lambda *args: chosen[0])  # PythonQt returns the path
@@ -62,4 +62,3 @@ def test_the_import_button_sets_the_segment_model(tmp_path, cache, monkeypatch):
     chosen[0] = ""  # the dialog was cancelled
     panel.onImportModel()
     assert parameters.segmentModel == cache / "head.pt"
-    panel.cleanup()

@@ -12,18 +12,12 @@ import numpy as np
 
 from gdbackend.sample_data import itk_example
 from gdbackend.volume import Volume
-from slicer_double import ROOT, load, moduleWidget
+from slicer_double import ROOT, load
 
 load("GDRegister")
 import slicer  # noqa: E402
+
 from GDImagingLib import nodes  # noqa: E402
-
-
-def panel(name: str):
-    """The module's widget built as Slicer builds it, entered, on a cleared scene."""
-    widget = moduleWidget(name)
-    widget.parent.enter()
-    return widget
 
 
 def spin(until, seconds: float = 120) -> None:
@@ -41,18 +35,17 @@ def slices():
     return fixed, moving
 
 
-def test_the_register_panel_opens_with_its_parameters_bound():
-    widget = panel("GDRegister")
+def test_the_register_panel_opens_with_its_parameters_bound(slicer_panel):
+    widget = slicer_panel("GDRegister")
     p = widget._parameterNode
     assert p is not None and p.outputTransform is None and p.transform == "rigid"
     assert widget.ui.transformComboBox.currentText == "rigid"  # connectGui showed the parameter
     widget.ui.levelsSpinBox.value = 2
     assert p.levels == 2  # and the widget writes it back
-    widget.cleanup()
 
 
-def test_a_registration_lands_on_the_volumes_chosen_when_it_started():
-    widget = panel("GDRegister")
+def test_a_registration_lands_on_the_volumes_chosen_when_it_started(slicer_panel):
+    widget = slicer_panel("GDRegister")
     fixed, moving = slices()
     other = nodes.addVolumeNode(Volume.read(itk_example("BrainProtonDensitySliceBorder20.png")), "other")
     p = widget._parameterNode
@@ -65,11 +58,10 @@ def test_a_registration_lands_on_the_volumes_chosen_when_it_started():
     assert "Done" in widget.ui.statusLabel.text, widget.ui.statusLabel.text
     assert moving.GetTransformNodeID() == p.outputTransform.GetID() and other.GetTransformNodeID() is None
     assert widget.ui.movingVolumeSelector.enabled and widget.ui.transformComboBox.enabled
-    widget.cleanup()
 
 
-def test_segment_sections_run_side_by_side_and_stay_usable_after_a_failure(tmp_path):
-    widget = panel("GDSegment")
+def test_segment_sections_run_side_by_side_and_stay_usable_after_a_failure(tmp_path, slicer_panel):
+    widget = slicer_panel("GDSegment")
     fixed, _ = slices()
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a model")
@@ -82,11 +74,11 @@ def test_segment_sections_run_side_by_side_and_stay_usable_after_a_failure(tmp_p
     spin(lambda: not any(r.running for r in widget.runners.values()))
     assert widget.ui.segmentStatusLabel.text.startswith("Failed")
     assert widget.ui.segmentButton.enabled and widget.ui.detectButton.enabled  # ready again after the failure
-    widget.cleanup()
 
 
-def test_closing_the_scene_stops_a_prediction_and_asks_before_stopping_a_training(tmp_path, monkeypatch):
-    widget = panel("GDSegment")
+def test_closing_the_scene_stops_a_prediction_and_asks_before_stopping_a_training(tmp_path, monkeypatch,
+                                                                                  slicer_panel):
+    widget = slicer_panel("GDSegment")
     fixed, _ = slices()
     p = widget._parameterNode
     reference = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "reference")
@@ -110,7 +102,6 @@ def test_closing_the_scene_stops_a_prediction_and_asks_before_stopping_a_trainin
     spin(lambda: not widget.runners["train"].running, 300)
     assert (tmp_path / "bright.pt").exists()
     assert widget._parameterNode.segmentModel == tmp_path / "bright.pt"  # in the new scene's panel
-    widget.cleanup()
 
 
 def test_import_checks_for_torch_before_loading_it():

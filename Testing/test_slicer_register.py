@@ -15,6 +15,7 @@ from slicer_double import load
 
 GDRegister = load("GDRegister")
 import slicer  # noqa: E402  (the double, installed by load)
+
 from GDImagingLib import nodes  # noqa: E402
 
 

@@ -1,6 +1,6 @@
-"""GDSegment's Logic on the Slicer double with real images: named, coloured segments from label maps,
-segmentations back to label maps, detections as ROI nodes in RAS, and tiny train -> segment -> evaluate, train -> detect and train -> classify
-runs through the job runner."""
+"""GDSegment's Logic on real Slicer Core with real images: named, coloured segments from label maps,
+segmentations back to label maps, detections as ROI nodes in RAS, and tiny train -> segment -> evaluate,
+train -> detect and train -> classify runs through the job runner."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,6 +20,7 @@ from slicer_double import load
 
 GDSegment = load("GDSegment")
 import slicer  # noqa: E402  (the double, installed by load)
+
 from GDImagingLib import nodes, results  # noqa: E402
 
 AAL = [{"value": 1, "name": "Precentral_L", "color": [0.9, 0.1, 0.1]},
@@ -88,7 +89,8 @@ def test_detections_become_roi_nodes_at_the_right_ras_centres_and_sizes():
         # the detector's box: voxel-centre extent in LPS mm (ITK's index -> physical mapping)
         lps = np.array([atlas.to_sitk().TransformIndexToPhysicalPoint(tuple(int(v) for v in p))
                         for p in (ijk.min(0), ijk.max(0))])
-        boxes.append({"min_lps": lps.min(0).tolist(), "max_lps": lps.max(0).tolist(), "score": 0.5 + label["value"] / 100})
+        boxes.append({"min_lps": lps.min(0).tolist(), "max_lps": lps.max(0).tolist(),
+                      "score": 0.5 + label["value"] / 100})
         voxels.append(ras_of_voxels(volume, ijk))
     result = {"summary": {"boxes": boxes}}
     rois, table = GDSegment.GDSegmentLogic().applyDetection(result)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from slicer_double import uipreview
+from slicer_double import ROOT, load, uipreview
 from slicer_double.qt_widgets import loadUI
-from slicer_double import ROOT, load
 
 load("GDRegister")
 from slicer.parameterNodeWrapper import getNodeTypes, isNodeOrUnionOfNodes, unannotatedType  # noqa: E402

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from gdbackend.sample_data import itk_example
 from gdbackend.volume import Volume
-from slicer_double.qt_widgets import loadUI
 from slicer_double import ROOT, load
+from slicer_double.qt_widgets import loadUI
 
 GDRegister = load("GDRegister")
 import slicer  # noqa: E402
+
 from GDImagingLib import nodes, results  # noqa: E402
 from GDImagingLib.jobs import startJob  # noqa: E402
 from GDImagingLib.running import JobController  # noqa: E402

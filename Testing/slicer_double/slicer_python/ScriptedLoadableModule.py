@@ -16,7 +16,6 @@ import unittest
 from typing import TYPE_CHECKING
 
 import qt
-
 import slicer
 from slicer.i18n import tr as _
 

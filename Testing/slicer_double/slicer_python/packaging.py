@@ -22,11 +22,10 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import slicer.util
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-
-import slicer.util
 from slicer.i18n import tr as _
 
 if TYPE_CHECKING:

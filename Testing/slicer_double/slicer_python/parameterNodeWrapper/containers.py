@@ -119,7 +119,7 @@ class ListSerializer(Serializer):
 
     @staticmethod
     def canSerialize(type_) -> bool:
-        return typing.get_origin(type_) == list or type_ == list
+        return typing.get_origin(type_) is list or type_ is list
 
     @staticmethod
     def create(type_):
@@ -181,7 +181,7 @@ class TupleSerializer(Serializer):
 
     @staticmethod
     def canSerialize(type_) -> bool:
-        return typing.get_origin(type_) == tuple
+        return typing.get_origin(type_) is tuple
 
     @staticmethod
     def create(type_):
@@ -228,7 +228,7 @@ class DictSerializer(Serializer):
 
     @staticmethod
     def canSerialize(type_) -> bool:
-        return typing.get_origin(type_) == dict or type_ == dict
+        return typing.get_origin(type_) is dict or type_ is dict
 
     @staticmethod
     def create(type_):

@@ -161,7 +161,7 @@ class NumberSerializer(_SingleParameterSerializer):
     def create(type_):
         if not NumberSerializer.canSerialize(type_):
             return None
-        accepted = (int, float) if type_ == float else int
+        accepted = (int, float) if type_ is float else int
         return ValidatedSerializer(NumberSerializer(type_), [NotNone(), IsInstance(accepted)])
 
     def __init__(self, type_) -> None:
@@ -181,7 +181,7 @@ class NumberSerializer(_SingleParameterSerializer):
 class StringSerializer(_SingleParameterSerializer):
     @staticmethod
     def canSerialize(type_) -> bool:
-        return type_ == str
+        return type_ is str
 
     @staticmethod
     def create(type_):
@@ -232,7 +232,7 @@ class BoolSerializer(_SingleParameterSerializer):
 
     @staticmethod
     def canSerialize(type_) -> bool:
-        return type_ == bool
+        return type_ is bool
 
     @staticmethod
     def create(type_):

@@ -7,8 +7,13 @@ import typing
 
 import slicer
 
-from .serializers import (Serializer, ValidatedSerializer, _SingleParameterSerializer,
-                          createSerializerFromAnnotatedType, parameterNodeSerializer)
+from .serializers import (
+    Serializer,
+    ValidatedSerializer,
+    _SingleParameterSerializer,
+    createSerializerFromAnnotatedType,
+    parameterNodeSerializer,
+)
 from .validators import IsNone
 
 __all__ = ["UnionSerializer"]

@@ -155,9 +155,18 @@ def _updateGuiFromParameterNode(self) -> None:
         with slicer.util.NodeModify(self):
             for mapping in self._guiConnectors.values():
                 for name, connector in mapping.items():
-                    connector.write(self.getValue(name))
+                    if _alive(connector):
+                        connector.write(self.getValue(name))
     finally:
         self._updatingGui = False
+
+
+def _alive(connector) -> bool:
+    """Whether the connector's widget still exists. A panel deleted without disconnectGui leaves its connectors
+    behind; PythonQt then raises on the deleted widget, where PySide6 could crash the process."""
+    import shiboken6
+    widget = connector.widget() if hasattr(connector, "widget") else None
+    return widget is None or shiboken6.isValid(widget)
 
 
 def _connectParametersToGui(self, mapping: dict) -> int:
