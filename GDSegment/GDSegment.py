@@ -19,14 +19,15 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from gdbackend.train.options import OPTIMIZERS, defaults
 from gdbackend.volume import LPS_TO_RAS, Volume
 from GDImagingLib import nodes, results
 from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
 
 NETWORKS = ["unet", "basicunet", "segresnet"]
+TRAINING = defaults("segment")
 # shown in the panel -> job task
 TRAIN_TASKS = {"segmentation": "segment", "lesion detection": "detect", "classification": "classify"}
-OPTIMIZERS = ["adam", "sgd", "minibatch", "gd"]
 DEVICES = ["auto", "cpu", "cuda"]
 
 
@@ -65,9 +66,10 @@ class GDSegmentParameterNode:
     trainFolder: Path
     trainTask: Annotated[str, Choice(list(TRAIN_TASKS))] = "segmentation"
     network: Annotated[str, Choice(NETWORKS)] = "unet"
-    trainOptimizer: Annotated[str, Choice(OPTIMIZERS)] = "adam"
-    epochs: Annotated[int, WithinRange(1, 100000)] = 50
-    trainLearningRate: Annotated[float, WithinRange(0.0, 10.0)] = 0.003
+    # the Train section's defaults are the segmentation task's (gdbackend.train.options owns them)
+    trainOptimizer: Annotated[str, Choice(list(OPTIMIZERS))] = TRAINING["optimizer"]
+    epochs: Annotated[int, WithinRange(1, 100000)] = TRAINING["epochs"]
+    trainLearningRate: Annotated[float, WithinRange(0.0, 10.0)] = TRAINING["lr"]
     trainDevice: Annotated[str, Choice(DEVICES)] = "auto"
     trainOutput: Path
     classifyVolume: slicer.vtkMRMLScalarVolumeNode
@@ -302,7 +304,8 @@ class GDSegmentLogic(ScriptedLoadableModuleLogic):
 
     # ---------------------------------------------------------------- train
     def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, task: str = "segment",
-                        network: str = "unet", optimizer: str = "adam", epochs: int = 50, learningRate: float = 0.003,
+                        network: str = "unet", optimizer: str = TRAINING["optimizer"], epochs: int = TRAINING["epochs"],
+                        learningRate: float = TRAINING["lr"],
                         device: str = "auto", **backendOptions) -> Path:
         """Train on a volume + segmentation of the scene, or on a folder of images/ and labels/: a segmentation
         model (task "segment": the segments are its classes, `network` its U-Net) or a lesion detector (task

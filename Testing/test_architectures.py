@@ -1,5 +1,6 @@
 """The other architectures (issue 7): VGG and DenseNet classifiers, RetinaNet and FCOS 2.5D detectors and
-MONAI's 3D RetinaNet and the U-Net lesion detector each train, predict and evaluate through the CLI on real brains with inserted lesions;
+MONAI's 3D RetinaNet and the U-Net lesion detector each train, predict and evaluate through the CLI on real
+brains with inserted lesions;
 model files load back (weights only) and give the same outputs; bad choices are refused with clear errors."""
 import json
 
@@ -7,20 +8,21 @@ import numpy as np
 import pytest
 import torch
 
+from gdbackend.boxes import components, to_physical, to_voxels
 from gdbackend.classify import load_classifier, predict_probabilities, train_classifier
 from gdbackend.classify.networks import build_network, network_arguments
 from gdbackend.classify.planar import planar_samples
 from gdbackend.classify.predict import prepare_inputs
-from gdbackend.classify.sample import lesion_patches, write_csv as write_patches
+from gdbackend.classify.sample import lesion_patches
+from gdbackend.classify.sample import write_csv as write_patches
 from gdbackend.cli import main
-from gdbackend.detect import detect_volume, load_detector, train_detector, truth_boxes
-from gdbackend.detect.boxes import components
-from gdbackend.detect.merge import to_physical
-from gdbackend.detect.model import build_detector, detector_arguments
-from gdbackend.detect.retina3d import to_voxels, volume_grid
-from gdbackend.detect.sample import lesion_volumes, write_csv as write_volumes
-from gdbackend.detect.train3d import PatchDataset, train_retina3d
+from gdbackend.detect import build_detector, detect_volume, load_detector, train_detector, train_retina3d, truth_boxes
+from gdbackend.detect.retina3d.dataset import PatchDataset
+from gdbackend.detect.sample import lesion_volumes
+from gdbackend.detect.sample import write_csv as write_volumes
+from gdbackend.detect.slices25d.networks import detector_arguments
 from gdbackend.errors import InputError
+from gdbackend.grids import covering_grid
 from gdbackend.train import TrainConfig, load_model_file
 
 EASY = {"diameter": (8.0, 20.0), "contrast": (0.3, 0.6)}
@@ -134,7 +136,7 @@ def test_retina3d_model_file_round_trip(volumes, tmp_path):
 def test_retina3d_patches_box_their_lesions(volumes):
     """Patch boxes bound the lesions of the patch, flips included: the dataset run on the label map itself."""
     case = volumes[0]
-    grid = volume_grid(case.image, (4.0, 4.0, 4.0))
+    grid = covering_grid(case.image, (4.0, 4.0, 4.0))
     numbered = case.label.with_array(components(case.label).astype(np.float32)).resample_to(grid, "nearest")
     array = numbered.array.transpose(2, 1, 0)
     boxes = to_voxels(truth_boxes(case), grid)

@@ -10,10 +10,10 @@ from torchvision.ops import box_iou
 
 from gdbackend.cli import main
 from gdbackend.detect import load_detector, train_detector
-from gdbackend.detect.boxes import read_boxes
+from gdbackend.detect.box_lists import read_boxes
 from gdbackend.detect.data import numbered_on
 from gdbackend.detect.sample import lesion_volumes, write_csv
-from gdbackend.detect.slices import slice_boxes, stack, volume_slices
+from gdbackend.detect.slices25d.slices import slice_boxes, stack, volume_slices
 from gdbackend.train import TrainConfig
 
 # CI version: 1.5 mm slices of 160 px, lesions of 8-20 mm with at least 30 % contrast; the benchmark runs
@@ -40,7 +40,8 @@ def slice_hit_rate(model, card, cases, top: int = 3) -> float:
         for k in np.flatnonzero(numbered.reshape(len(numbered), -1).any(1)):
             with torch.no_grad():
                 found = model([torch.as_tensor(stack(array, k))])[0]["boxes"][:top]
-            hits.append(bool(len(found)) and float(box_iou(found, torch.as_tensor(slice_boxes(numbered, k))).max()) >= 0.1)
+            truth = torch.as_tensor(slice_boxes(numbered, k))
+            hits.append(bool(len(found)) and float(box_iou(found, truth).max()) >= 0.1)
     return float(np.mean(hits))
 
 

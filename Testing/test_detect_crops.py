@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gdbackend.detect import DetectionCase, train_detector
-from gdbackend.detect.train import SliceDataset, random_crop
+from gdbackend.detect.slices25d.dataset import SliceDataset, random_crop
 from gdbackend.errors import InputError
 from gdbackend.lesions import lesion_case
 from gdbackend.train import TrainConfig

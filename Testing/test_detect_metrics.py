@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from gdbackend.detect.boxes import check_boxes, label_boxes, read_boxes, write_boxes
-from gdbackend.detect.merge import merge_slices
+from gdbackend.boxes import check_boxes, label_boxes
+from gdbackend.detect.box_lists import read_boxes, write_boxes
 from gdbackend.detect.metrics import coco_map, froc, lesions_found
+from gdbackend.detect.slices25d.merge import merge_slices
 from gdbackend.errors import InputError
 from gdbackend.volume import Volume
 

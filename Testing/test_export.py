@@ -7,7 +7,8 @@ import importlib.util
 import pytest
 import torch
 
-from gdbackend.classify.networks import build_network as build_classifier, network_arguments as classifier_args
+from gdbackend.classify.networks import build_network as build_classifier
+from gdbackend.classify.networks import network_arguments as classifier_args
 from gdbackend.classify.predict import load_classifier
 from gdbackend.cli import main
 from gdbackend.errors import InputError, ModelError

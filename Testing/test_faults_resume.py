@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def train(out: Path, resume: bool) -> None:
     from train_fixtures import CARD, BrainSlices, bce, tiny_net
+
     from gdbackend.train import TrainConfig, fit, last_path
 
     def slow_bce(net, batch):

@@ -11,12 +11,13 @@ import os
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from test_fuzz_volume import REAL, rotations
 
 from gdbackend.errors import GDError, ResourceError
 from gdbackend.segment import build_network, network_arguments, predict
 from gdbackend.volume import Volume
-from test_fuzz_volume import REAL, rotations
 
 FUZZ = settings(max_examples=int(os.environ.get("GD_FUZZ_EXAMPLES", 80)), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

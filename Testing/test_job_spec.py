@@ -9,7 +9,8 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from gdbackend.errors import GDError, InputError, ResourceError
 from gdbackend.job import Job, run_spec
@@ -101,7 +102,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
 PATHISH = st.text(alphabet=st.sampled_from(list("ab./\\~ \0\n")), max_size=10)  # odd file names
 
 
-@settings(max_examples=int(os.environ.get("GD_FUZZ_EXAMPLES", 300)), deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("GD_FUZZ_EXAMPLES", 300)), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(["kind", "inputs", "options", "outputs", "option", "input", "output", "whole"]),
        value=JSON | PATHISH, key=st.sampled_from(["fixed", "moving", "transform", "image", "levels", "metric", "x"]))
 def test_any_json_gets_a_checked_spec_or_the_projects_error(files, field, value, key):

@@ -3,7 +3,7 @@ intensity change it promises, and patches whose class is true."""
 import numpy as np
 import pytest
 
-from gdbackend.detect.boxes import label_boxes
+from gdbackend.boxes import label_boxes
 from gdbackend.errors import InputError
 from gdbackend.lesions import brain, lesion_case, lesion_cases, patch_boxes
 

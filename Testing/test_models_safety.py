@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gdbackend.classify.predict import load_classifier
-from gdbackend.detect.model import load_matching
+from gdbackend.detect.training import load_matching
 from gdbackend.errors import ModelError
 from gdbackend.segment import load_model
 from gdbackend.train import load_model_file

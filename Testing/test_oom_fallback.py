@@ -110,7 +110,8 @@ def test_gpu_oom_falls_back_to_the_cpu_and_keeps_the_model_on_the_gpu():
 
 def test_classification_retries_with_fewer_patches():
     from gdbackend.classify import predict_probabilities
-    from gdbackend.classify.networks import build_network as classifier, network_arguments as classifier_arguments
+    from gdbackend.classify.networks import build_network as classifier
+    from gdbackend.classify.networks import network_arguments as classifier_arguments
 
     torch.manual_seed(0)
     net = classifier("resnet10", classifier_arguments("resnet10", 2, 2)).eval()
@@ -133,8 +134,8 @@ class DetectorOutOfMemoryAbove(OutOfMemoryAbove):
 
 
 def test_detection_retries_with_fewer_slices():
-    from gdbackend.detect import detect_volume
-    from gdbackend.detect.model import build_detector, detector_arguments
+    from gdbackend.detect import build_detector, detect_volume
+    from gdbackend.detect.slices25d.networks import detector_arguments
     from gdbackend.lesions import lesion_case
 
     torch.manual_seed(0)

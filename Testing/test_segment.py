@@ -12,8 +12,18 @@ from scipy import ndimage
 
 from gdbackend.cli import main
 from gdbackend.errors import InputError, ModelError
-from gdbackend.segment import (Case, evaluate, find_pairs, keep_largest_components, load_model, parse_labels,
-                               predict, sample, split, train_segmentation)
+from gdbackend.segment import (
+    Case,
+    evaluate,
+    find_pairs,
+    keep_largest_components,
+    load_model,
+    parse_labels,
+    predict,
+    sample,
+    split,
+    train_segmentation,
+)
 from gdbackend.segment.transforms import PatchDataset
 from gdbackend.train import TrainConfig, load_model_file, save_checkpoint
 from gdbackend.volume import Volume

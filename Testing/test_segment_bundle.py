@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 from monai.networks.nets import UNet
+from test_models_safety import malicious_files
 
 from gdbackend.cli import main
 from gdbackend.errors import ModelError
 from gdbackend.segment import load_model, predict
 from gdbackend.segment.inference import model_probabilities, to_model_space
 from gdbackend.volume import Volume
-from test_models_safety import malicious_files
 
 ROI = [16, 24, 32]  # x, y, z: unequal, so a mixed-up axis order shows
 NETWORK = {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 3, "channels": [4, 8],

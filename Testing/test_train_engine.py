@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 from torch.utils.data import default_collate
-
 from train_fixtures import CARD, BrainSlices, bce, ddp_config, dice, tiny_net
 
 from gdbackend.errors import Cancelled, InputError, ModelError, ResourceError

@@ -67,8 +67,8 @@ def ddp_config():
 
 
 if __name__ == "__main__":
-    from gdbackend.train import fit
     from gdbackend.cli import exit_launched
+    from gdbackend.train import fit
     torch.set_num_threads(1)
     result = fit(tiny_net(), bce, BrainSlices(8), ddp_config(), card=CARD)
     if os.environ.get("RANK", "0") == "0":  # every rank holds the same weights; one writes them

@@ -15,7 +15,7 @@ from multiprocessing import get_context
 import numpy as np
 from scipy import ndimage
 
-from .detect.boxes import image_box, mask_box
+from .boxes import image_box, mask_box
 from .errors import InputError
 from .sample_data import itk_example, mricron
 from .volume import Volume

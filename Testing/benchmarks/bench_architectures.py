@@ -26,10 +26,9 @@ from gdbackend.classify.planar import planar_samples  # noqa: E402
 from gdbackend.classify.predict import prepare_inputs  # noqa: E402
 from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
 from gdbackend.classify.train import train_classifier  # noqa: E402
-from gdbackend.detect import detect_volume, detection_metrics, train_detector, truth_boxes  # noqa: E402
+from gdbackend.detect import detect_volume, detection_metrics, train_detector, train_retina3d, truth_boxes  # noqa: E402
 from gdbackend.detect.metrics import smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402
-from gdbackend.detect.train3d import train_retina3d  # noqa: E402
 from gdbackend.train import TrainConfig  # noqa: E402
 
 CLASSIFY = {"train_brains": 48, "test_brains": 16, "epochs": 8, "batch_size": 16, "lr": 1e-3,

@@ -28,8 +28,13 @@ from gdbackend.classify import classification_metrics, predict_probabilities  # 
 from gdbackend.classify.predict import prepare_inputs  # noqa: E402
 from gdbackend.classify.sample import CLASSES, lesion_patches  # noqa: E402
 from gdbackend.classify.train import train_classifier  # noqa: E402
-from gdbackend.detect import (detect_by_segmentation, detect_volume, detection_metrics, train_detector,  # noqa: E402
-                              train_unet_detector)
+from gdbackend.detect import (  # noqa: E402
+    detect_by_segmentation,
+    detect_volume,
+    detection_metrics,
+    train_detector,
+    train_unet_detector,
+)
 from gdbackend.detect.data import DetectionCase  # noqa: E402
 from gdbackend.detect.metrics import lesions_found, smaller_than  # noqa: E402
 from gdbackend.detect.sample import lesion_volumes  # noqa: E402

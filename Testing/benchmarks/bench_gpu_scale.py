@@ -18,9 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 import bench_classify_detect as bench
+import torch
 
 UNET3D = {"train_brains": 384, "epochs": 24, "patches_per_volume": 32, "batch_size": 32, "lr": 1e-3}
 CLASSIFY = {"train_brains": 512, "epochs": 30}

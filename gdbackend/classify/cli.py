@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--balance", default="weights", choices=BALANCING, help="class weights or balanced sampling")
     t.add_argument("--label-smoothing", type=float, default=0.0)
     t.add_argument("--no-augment", action="store_true")
-    add_training_options(t, epochs=30, lr=1e-3, batch_size=16, schedule="cosine")
+    add_training_options(t, "classify")
     t.add_argument("--resume", help="a NAME.last.pt to continue from")
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     samples = read_samples(args.data)
     train, val = (samples, read_samples(args.val)) if args.val else split_samples(samples, args.val_fraction, args.seed)
-    config = training_config(args, bool(val), "auc")
+    config = training_config(vars(args), "classify", "auc" if val else None)
     bar = ProgressBar(args.epochs, "classify train")
 
     def on_event(e: Event) -> None:
@@ -76,7 +76,8 @@ def run_train(args: argparse.Namespace) -> int:
                                     resume=args.resume, on_event=on_event)
     bar.close()
     summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
-               "final_loss": result.history[-1]["loss"], "seconds": round(result.seconds, 1), "classes": card["classes"]}
+               "final_loss": result.history[-1]["loss"], "seconds": round(result.seconds, 1),
+               "classes": card["classes"]}
     print(json.dumps(summary) if args.json else f"trained {args.network}: best {result.best} -> {args.out}")
     return 0
 

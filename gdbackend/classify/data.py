@@ -91,7 +91,11 @@ def class_names(samples: list[Sample], classes: list[str] | None = None) -> list
     labels = [s.label for s in samples]
     if None in labels:
         raise InputError("A training sample has no label: every training sample needs one.")
-    found = sorted(set(labels), key=lambda v: (not v.lstrip("-").isdigit(), int(v) if v.lstrip("-").isdigit() else 0, v))
+
+    def numeric(v: str) -> bool:
+        return v.lstrip("-").isdigit()
+
+    found = sorted(set(labels), key=lambda v: (not numeric(v), int(v) if numeric(v) else 0, v))
     classes = list(classes) if classes else found
     unknown = sorted(set(labels) - set(classes))
     if unknown:

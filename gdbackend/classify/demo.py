@@ -26,7 +26,8 @@ def _figure(history: list[dict], samples, inputs: np.ndarray, probs: np.ndarray,
     ax.set(xlabel="epoch", title="3D ResNet training")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    order = [*np.flatnonzero([s.label == "present" for s in samples])[:4], *np.flatnonzero([s.label == "absent" for s in samples])[:4]]
+    order = [*np.flatnonzero([s.label == "present" for s in samples])[:4],
+             *np.flatnonzero([s.label == "absent" for s in samples])[:4]]
     for n, i in enumerate(order):
         a = fig.add_subplot(2, 6, 3 + n + 2 * (n // 4))
         a.imshow(inputs[i, 0, inputs.shape[2] // 2], cmap="gray", vmin=0, vmax=1)   # the lesion is near the centre

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detect.boxes import centred_grid, image_box
+from ..boxes import image_box
 from ..errors import InputError
+from ..grids import centred_grid
 from ..volume import Volume
 from .data import Sample, load
 

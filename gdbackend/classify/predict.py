@@ -10,10 +10,11 @@ import torch
 
 from ..device import model_on, with_memory_fallback
 from ..errors import InputError
+from ..grids import normalised
 from ..train import load_network
 from .data import Sample, load
 from .networks import build_network
-from .roi import normalised, roi_input
+from .roi import roi_input
 
 TASK = "classify"
 

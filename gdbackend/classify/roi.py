@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..boxes import check_boxes, image_box, mask_box
 from ..checks import check_mask
-from ..detect.boxes import centred_grid, check_boxes, image_box, mask_box
-from ..detect.slices import normalised
 from ..errors import InputError
+from ..grids import centred_grid, normalised
 from ..volume import Volume
 
 

@@ -87,7 +87,8 @@ def train_classifier(train: list[Sample], val: list[Sample], config: TrainConfig
     counts = np.bincount(y_train, minlength=len(classes))
     card["data"] = {"train_samples": len(train), "val_samples": len(val), "class_counts": counts.tolist(),
                     "augment": augment}
-    weight = torch.as_tensor(counts.sum() / (len(classes) * counts), dtype=torch.float32) if balance == "weights" else None
+    weight = (torch.as_tensor(counts.sum() / (len(classes) * counts), dtype=torch.float32) if balance == "weights"
+              else None)
     criterion = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
     seed_everything(config.seed)   # the initial weights too, so that a run with a seed repeats
     model = build_network(network, arguments)

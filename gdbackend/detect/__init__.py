@@ -1,13 +1,25 @@
-"""Lesion detection, boxes in LPS mm: torchvision's Faster R-CNN, RetinaNet or FCOS on 2.5D slices merged into
-3D boxes, MONAI's 3D RetinaNet on whole volumes, or a 3D U-Net's lesion regions; see docs/detection.md."""
+"""Lesion detection, boxes in LPS mm, by three interchangeable pipelines behind one interface
+(pipeline.DetectionPipeline) picked by architecture name or model card (registry.pipeline_for):
+torchvision's Faster R-CNN, RetinaNet or FCOS on 2.5D slices merged into 3D boxes (slices25d), MONAI's 3D
+RetinaNet on whole volumes (retina3d), or a 3D U-Net's lesion regions (segmentation); see docs/detection.md."""
 from .data import DetectionCase, read_cases, truth_boxes
 from .metrics import coco_map, detection_metrics, froc
-from .model import ALL_ARCHITECTURES, ARCHITECTURES
-from .predict import TASK, detect_volume, load_detector
-from .segmentation import detect_by_segmentation, train_unet_detector
-from .train import train_detector
-from .train3d import train_retina3d
+from .pipeline import TASK, DetectionPipeline
+from .registry import (
+                       ALL_ARCHITECTURES,
+                       DEFAULT_ARCHITECTURE,
+                       PIPELINES,
+                       build_detector,
+                       check_options,
+                       detect_volume,
+                       load_detector,
+                       pipeline_for,
+                       train_detector,
+)
+from .retina3d.pipeline import train_retina3d
+from .segmentation.pipeline import detect_by_segmentation, train_unet_detector
 
-__all__ = ["ALL_ARCHITECTURES", "ARCHITECTURES", "DetectionCase", "TASK", "coco_map", "detect_volume",
-           "detect_by_segmentation", "detection_metrics", "froc", "load_detector", "read_cases", "train_detector",
+__all__ = ["ALL_ARCHITECTURES", "DEFAULT_ARCHITECTURE", "DetectionCase", "DetectionPipeline", "PIPELINES", "TASK",
+           "build_detector", "check_options", "coco_map", "detect_by_segmentation", "detect_volume",
+           "detection_metrics", "froc", "load_detector", "pipeline_for", "read_cases", "train_detector",
            "train_retina3d", "train_unet_detector", "truth_boxes"]

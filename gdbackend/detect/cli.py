@@ -11,12 +11,10 @@ from ..progress import ProgressBar
 from ..train import Event
 from ..train.options import add_training_options, training_config
 from ..volume import Volume
-from .boxes import write_boxes
+from .box_lists import write_boxes
 from .data import read_cases, truth_boxes
 from .metrics import detection_metrics, smaller_than
-from .model import ALL_ARCHITECTURES
-from .predict import detect_volume, load_detector
-from .fit import WHOLE_VOLUME, check_options, train_by_name
+from .registry import ALL_ARCHITECTURES, check_options, detect_volume, load_detector, pipeline_for, train_detector
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,12 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patches-per-volume", type=int,
                    help="3D: random patches per volume and epoch (retinanet3d: 4, unet3d: 16)")
     t.add_argument("--normalisation", default="percentile")
-    t.add_argument("--negative-ratio", type=float, default=0.5, help="lesion-free slices per lesion slice")
+    t.add_argument("--negative-ratio", type=float, help="2.5D: lesion-free slices per lesion slice (default 0.5)")
     t.add_argument("--crop", type=int, help="2.5D: train on crops of this many pixels around lesions (multiple of 32)")
     t.add_argument("--min-size", type=float, default=0.0, help="validation ignores lesions smaller than this (mm)")
     t.add_argument("--no-augment", action="store_true")
-    add_training_options(t, epochs=10, lr=3e-4, batch_size=4, grad_clip=10.0)
-    t.add_argument("--val-every", type=int, default=1)
+    add_training_options(t, "detect")
     t.add_argument("--resume", help="a NAME.last.pt to continue from")
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
@@ -72,10 +69,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    check_options(args.architecture, args.size, args.crop, args.patch_size, args.patches_per_volume, args.weights)
+    options = {"spacing": args.spacing, "size": args.size, "crop": args.crop, "negative_ratio": args.negative_ratio,
+               "patch_size": args.patch_size, "patches_per_volume": args.patches_per_volume, "weights": args.weights}
+    check_options(args.architecture, **options)
     train = read_cases(args.data, args.boxes)
     val = read_cases(args.val, args.val_boxes) if args.val else []
-    config = training_config(args, bool(val), "cpm", val_every=args.val_every)
+    config = training_config(vars(args), "detect", "cpm" if val else None)
     bar = ProgressBar(1, "detect train")
 
     def on_event(e: Event) -> None:
@@ -83,14 +82,11 @@ def run_train(args: argparse.Namespace) -> int:
         if e.kind == "step":
             bar.update(e.step, f"epoch {e.epoch} loss {e.loss:.4f}")
 
-    result, card = train_by_name(args.architecture, train, val, config, args.out, spacing=args.spacing,
-                                 size=args.size, patch_size=args.patch_size, patches_per_volume=args.patches_per_volume,
-                                 negative_ratio=args.negative_ratio, crop=args.crop, weights=args.weights,
-                                 normalisation=args.normalisation, augment=not args.no_augment,
-                                 min_size_mm=args.min_size, resume=args.resume, on_event=on_event)
+    result, card = train_detector(train, val, config, args.out, architecture=args.architecture, **options,
+                                  normalisation=args.normalisation, augment=not args.no_augment,
+                                  min_size_mm=args.min_size, resume=args.resume, on_event=on_event)
     bar.close()
-    shape = {"patch_size": card.get("patch_size", card.get("patch"))} if args.architecture in WHOLE_VOLUME else \
-        {"slices": card["data"]["train_slices"], "size": card["size"]}
+    shape = pipeline_for(card=card).summary(card)
     summary = {"model": str(args.out), "epochs": len(result.history), "best": result.best,
                "losses": [round(h["loss"], 5) for h in result.history], "seconds": round(result.seconds, 1), **shape}
     print(json.dumps(summary) if args.json else f"trained {args.architecture}: best {result.best} -> {args.out}")

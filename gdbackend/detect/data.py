@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..boxes import check_boxes, components, label_boxes
 from ..checks import check_intensities
 from ..errors import InputError
 from ..volume import Volume
-from .boxes import check_boxes, components, label_boxes, read_boxes
-
-TASK = "detect"   # the model-card task of every detector
+from .box_lists import read_boxes
 
 
 @dataclass
@@ -24,11 +23,17 @@ class DetectionCase:
     boxes: np.ndarray | None = None      # (n, 6) LPS mm
 
 
+def check_3d(image: Volume, name: str = "this image") -> Volume:
+    """The image, if it is 3D: every detector works on volumes."""
+    if image.ndim != 3:
+        raise InputError(f"Detection works on 3D volumes; {name} is {image.ndim}D.")
+    return image
+
+
 def checked(case: DetectionCase) -> DetectionCase:
     """The case with its ground truth checked against its image; raises before any work starts."""
     check_intensities(case.image, f"image of {case.name}")
-    if case.image.ndim != 3:
-        raise InputError(f"{case.name}: detection needs 3D volumes, got a {case.image.ndim}D image.")
+    check_3d(case.image, f"the image of {case.name}")
     if case.label is not None:
         if not case.label.same_grid(case.image):
             raise InputError(f"{case.name}: the label map is on another grid than its image (shape "

@@ -11,10 +11,10 @@ import numpy as np
 from ..train import TrainConfig
 from .data import truth_boxes
 from .metrics import detection_metrics, smaller_than
-from .predict import detect_volume
+from .registry import detect_volume
 from .sample import lesion_volumes
-from .segmentation import train_unet_detector
-from .slices import volume_slices
+from .segmentation.pipeline import train_unet_detector
+from .slices25d.slices import volume_slices
 
 # quick: about 2 minutes on 2 cores, on lesions that 3 mm voxels resolve; a high constant rate leaves the
 # all-background plateau in fewer steps
@@ -27,8 +27,8 @@ DISPLAY = {"spacing": (1.0, 1.0, 2.0), "size": 224}   # the axial slices of the 
 
 def _figure(history: list[dict], case, boxes: np.ndarray, scores: np.ndarray, card: dict, path: Path) -> None:
     """Loss curve, then axial slices through each true lesion: truth in green, detections in red."""
-    import matplotlib.pyplot as plt
     import matplotlib.patches as patches
+    import matplotlib.pyplot as plt
     truth = truth_boxes(case)
     array, grid = volume_slices(case.image, {**DISPLAY, "normalisation": card["normalisation"]})
     origin, spacing = np.asarray(grid.origin), np.asarray(grid.spacing)
@@ -87,6 +87,7 @@ def run(out: Path, quick: bool) -> str:
         "| lesions >= 5 mm | sens. @ 1/8 | @ 1/2 | @ 1 | @ 2 | @ 8 FP/volume | CPM | mAP@0.5 | mAP@0.5:0.95 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| {int(sum((~i).sum() for i in smaller_than(truths, 5.0)))} | {m['sensitivity@0.125']:.2f} | "
-        f"{m['sensitivity@0.5']:.2f} | {m['sensitivity@1']:.2f} | {m['sensitivity@2']:.2f} | {m['sensitivity@8']:.2f} | "
+        f"{m['sensitivity@0.5']:.2f} | {m['sensitivity@1']:.2f} | {m['sensitivity@2']:.2f} | "
+        f"{m['sensitivity@8']:.2f} | "
         f"{m['cpm']:.3f} | {m['map50']:.3f} | {m['map']:.3f} |", "",
         "![detection](detect/detect.png)", ""])

@@ -73,14 +73,16 @@ def coco_map(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.n
     metric = COCOMetric(classes=["lesion"], iou_list=(0.5,), iou_range=(0.5, 0.95, 0.05), max_detection=(100,),
                         verbose=False)
     results = matching_batch(iou_fn=_iou, iou_thresholds=metric.iou_thresholds,
-                             pred_boxes=[b for b, _ in predictions], pred_classes=[np.zeros(len(b), int) for b, _ in predictions],
+                             pred_boxes=[b for b, _ in predictions],
+                             pred_classes=[np.zeros(len(b), int) for b, _ in predictions],
                              pred_scores=[s for _, s in predictions], gt_boxes=list(truths),
                              gt_classes=[np.zeros(len(g), int) for g in truths],
                              gt_ignore=None if ignore is None else [np.asarray(m, bool) for m in ignore])
     logging.getLogger("monai").disabled, was = True, logging.getLogger("monai").disabled
     values = metric(results)[0]
     logging.getLogger("monai").disabled = was
-    return {"map50": float(values["lesion_AP_IoU_0.50_MaxDet_100"]), "map": float(values["mAP_IoU_0.50_0.95_0.05_MaxDet_100"])}
+    return {"map50": float(values["lesion_AP_IoU_0.50_MaxDet_100"]),
+            "map": float(values["mAP_IoU_0.50_0.95_0.05_MaxDet_100"])}
 
 
 def detection_metrics(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray],

@@ -15,14 +15,14 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..resources import MODEL_BYTES, check_disk_space, check_writable
+from ..train.options import JOB_TYPES
 
 # JSON types of option values: a spec is checked before any work starts, so that a typo fails at once
 # with the option's name, not later as a raw error from deep inside the job.
 STR, INT, NUMBER, BOOL, LIST, NULL = str, int, float, bool, list, type(None)
 DEVICE = {"device": (STR,)}
-TRAINING = {"epochs": (INT,), "optimizer": (STR,), "lr": (NUMBER,), "batch_size": (INT,), "momentum": (NUMBER,),
-            "weight_decay": (NUMBER,), "schedule": (STR,), "seed": (INT, NULL), "patience": (INT, NULL),
-            "data": (STR,), "augment": (BOOL,), "val_fraction": (NUMBER,), **DEVICE}
+# the engine's options (gdbackend.train.options owns them), and the training data
+TRAINING = {**JOB_TYPES, "data": (STR,), "augment": (BOOL,), "val_fraction": (NUMBER,)}
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,8 @@ def _check_outputs(inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
         check_disk_space(folder, size, "the job's outputs")
 
 
-def _paths(given, what: str, required: tuple[str, ...], optional: tuple[str, ...], base: Path | None) -> dict[str, Path]:
+def _paths(given, what: str, required: tuple[str, ...], optional: tuple[str, ...],
+           base: Path | None) -> dict[str, Path]:
     if not isinstance(given, dict):
         raise InputError(f"The job spec's {what} must be a JSON object of names and file paths.")
     missing = [k for k in required if not given.get(k)]

@@ -11,8 +11,9 @@ from ..classify import load_classifier, predict_probabilities, train_classifier
 from ..classify.data import Sample, read_samples, split_samples
 from ..classify.predict import prepare_inputs
 from ..errors import InputError
+from ..train.options import DEFAULTS, training_config
 from ..volume import Volume
-from .training import engine_config, progress_events, raise_if_cancelled
+from .training import progress_events, raise_if_cancelled
 
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
@@ -37,13 +38,13 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
         raise InputError("Give the training data: a CSV with columns path,label, or a folder with one sub-folder "
                          "of images per class.")
     train_samples, val_samples = split_samples(read_samples(options["data"]), float(options.get("val_fraction", 0.2)),
-                                               options.get("seed", 0))
+                                               options.get("seed", DEFAULTS["seed"]))
     extra = {k: (tuple(options[k]) if k in ("size", "spacing") else options[k])
              for k in ("network", "classes", "size", "spacing", "normalisation", "margin", "balance",
                        "label_smoothing", "augment") if options.get(k) is not None}
-    result, card = train_classifier(train_samples, val_samples, engine_config(options, bool(val_samples), "auc"),
-                                    outputs["model"], on_event=progress_events(context), cancel=context.cancelled,
-                                    **extra)
+    config = training_config(options, "classify", "auc" if val_samples else None)
+    result, card = train_classifier(train_samples, val_samples, config, outputs["model"],
+                                    on_event=progress_events(context), cancel=context.cancelled, **extra)
     raise_if_cancelled(context)
     return {"classes": card["classes"], "epochs": len(result.history), "final_loss": result.history[-1]["loss"],
             "best": result.best, "train_samples": len(train_samples), "val_samples": len(val_samples)}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..detect import DetectionCase, detect_volume, load_detector
-from ..detect.boxes import write_boxes
-from ..detect.fit import DEFAULT_ARCHITECTURE, check_options, train_by_name
+from ..detect import DEFAULT_ARCHITECTURE, DetectionCase, check_options, detect_volume, load_detector, train_detector
+from ..detect.box_lists import write_boxes
 from ..errors import InputError
+from ..train.options import training_config
 from ..volume import Volume
-from .training import engine_config, progress_events, raise_if_cancelled, training_cases
+from .training import progress_events, raise_if_cancelled, training_cases
 
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
@@ -34,14 +34,15 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
     architecture = options.get("architecture", DEFAULT_ARCHITECTURE)
     shape = {k: (tuple(options[k]) if k in ("spacing", "patch_size") else options[k])
              for k in ("spacing", "size", "patch_size", "patches_per_volume", "crop") if options.get(k) is not None}
-    check_options(architecture, **{k: v for k, v in shape.items() if k != "spacing"})
+    check_options(architecture, **shape)
     train_cases, val_cases = training_cases(inputs, options)
-    result, card = train_by_name(architecture, [DetectionCase(c.name, c.image, c.label) for c in train_cases],
-                                 [DetectionCase(c.name, c.image, c.label) for c in val_cases],
-                                 engine_config(options, bool(val_cases), "cpm"), outputs["model"], **shape,
-                                 min_size_mm=float(options.get("min_size_mm", 0.0)),
-                                 augment=bool(options.get("augment", True)), on_event=progress_events(context),
-                                 cancel=context.cancelled)
+    config = training_config(options, "detect", "cpm" if val_cases else None)
+    result, card = train_detector([DetectionCase(c.name, c.image, c.label) for c in train_cases],
+                                  [DetectionCase(c.name, c.image, c.label) for c in val_cases],
+                                  config, outputs["model"], architecture=architecture, **shape,
+                                  min_size_mm=float(options.get("min_size_mm", 0.0)),
+                                  augment=bool(options.get("augment", True)), on_event=progress_events(context),
+                                  cancel=context.cancelled)
     raise_if_cancelled(context)
     return {"architecture": architecture, "epochs": len(result.history), "final_loss": result.history[-1]["loss"],
             "best": result.best, "train_cases": len(train_cases), "val_cases": len(val_cases)}

@@ -8,8 +8,9 @@ import numpy as np
 from ..errors import Cancelled, InputError
 from ..segment import evaluate, load_model, parse_labels, train_segmentation
 from ..segment import predict as predict_labels
+from ..train.options import training_config
 from ..volume import Volume
-from .training import engine_config, progress_events, raise_if_cancelled, training_cases
+from .training import progress_events, raise_if_cancelled, training_cases
 
 
 def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
@@ -19,7 +20,7 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
     if not labels:
         raise InputError('Give the labels to learn, e.g. "1:brain" or [{"value": 1, "name": "brain", ...}].')
     train_cases, val_cases = training_cases(inputs, options)
-    config = engine_config(options, bool(val_cases), "dice")
+    config = training_config(options, "segment", "dice" if val_cases else None)
     extra = {k: (tuple(options[k]) if k in ("patch", "spacing") else options[k])
              for k in ("network", "patch", "spacing", "normalisation", "loss", "samples_per_case", "augment")
              if options.get(k) is not None}

@@ -1,5 +1,6 @@
-"""What every training job shares: its cases (a data folder or one image/label pair of the scene), its
-engine settings, live progress for the panel's loss chart, and the cancel check that leaves no model behind."""
+"""What every training job shares: its cases (a data folder or one image/label pair of the scene), live progress
+for the panel's loss chart, and the cancel check that leaves no model behind. The engine's settings come from
+`gdbackend.train.options.training_config`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,11 +8,9 @@ from pathlib import Path
 
 from ..errors import Cancelled, InputError
 from ..segment import Case, load_cases, split
-from ..train import Event, TrainConfig
+from ..train import Event
+from ..train.options import DEFAULTS
 from ..volume import Volume
-
-ENGINE_OPTIONS = ("epochs", "optimizer", "lr", "batch_size", "momentum", "weight_decay", "schedule", "device",
-                  "seed", "patience")
 
 
 def training_cases(inputs: dict[str, Path], options: dict) -> tuple[list[Case], list[Case]]:
@@ -23,14 +22,8 @@ def training_cases(inputs: dict[str, Path], options: dict) -> tuple[list[Case], 
         cases = [Case("scene", Volume.read(inputs["image"]), Volume.read(inputs["label"]))]
     else:
         raise InputError("Give a data folder, or an image and its label map, to train on.")
-    return split(cases, float(options.get("val_fraction", 0.2 if len(cases) > 1 else 0)), options.get("seed", 0))
-
-
-def engine_config(options: dict, validated: bool, monitor: str) -> TrainConfig:
-    """The engine settings of the options; the checkpoint kept is the best `monitor` when there is
-    validation data, else the lowest training loss."""
-    return TrainConfig(**{k: options[k] for k in ENGINE_OPTIONS if k in options},
-                       monitor=monitor if validated else "loss", mode="max" if validated else "min")
+    return split(cases, float(options.get("val_fraction", 0.2 if len(cases) > 1 else 0)),
+                 options.get("seed", DEFAULTS["seed"]))
 
 
 def progress_events(context) -> Callable[[Event], None]:

@@ -16,7 +16,7 @@ from .initialise import center_of, initial_translation
 from .linear import LINEAR, LinearTransform
 from .metrics import METRICS
 from .optimizers import OPTIMIZERS, StepOptimizer, converged
-from .pyramid import Grid, make_pyramid, shrink_schedule
+from .pyramid import make_pyramid, shrink_schedule
 from .result import RegistrationResult
 from .sampling import Level, Samples
 

@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--samples-per-case", type=int, default=4, help="random patches per case and epoch")
     t.add_argument("--val-fraction", type=float, default=0.2, help="share of cases kept for validation (0: none)")
     t.add_argument("--no-augment", action="store_true")
-    add_training_options(t, epochs=100, lr=3e-3, batch_size=2)
+    add_training_options(t, "segment")
     t.add_argument("--resume", action="store_true", help="continue from MODEL.last.pt")
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
@@ -101,7 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
     patch, spacing = _sizes(args.patch, int), _sizes(args.spacing)
     cases = load_cases(args.data)
     train_cases, val_cases = split(cases, args.val_fraction, args.seed)
-    config = training_config(args, bool(val_cases), "dice")
+    config = training_config(vars(args), "segment", "dice" if val_cases else None)
     bar = ProgressBar(1, "segment train")
 
     def on_event(e: Event) -> None:

@@ -11,9 +11,18 @@ import math
 
 import numpy as np
 import torch
-from monai.transforms import (Compose, RandAdjustContrastd, RandAffined, RandBiasFieldd,
-                              RandCropByLabelClassesd, RandFlipd, RandGaussianNoised, RandScaleIntensityd,
-                              RandShiftIntensityd, RandSpatialCropd)
+from monai.transforms import (
+    Compose,
+    RandAdjustContrastd,
+    RandAffined,
+    RandBiasFieldd,
+    RandCropByLabelClassesd,
+    RandFlipd,
+    RandGaussianNoised,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
+    RandSpatialCropd,
+)
 from torch.utils.data import Dataset
 
 AUGMENT_MARGIN = 1.25  # crop this much larger, so that rotated/scaled patches have no empty corners

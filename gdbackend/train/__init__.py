@@ -30,10 +30,26 @@ validation record), `history`, `epochs_trained`, `train_config` and `torch_versi
 Optimisers: `gd` (full batch: one step per epoch, accumulated over micro-batches of `batch_size`),
 `sgd` (batch size 1), `minibatch` (SGD with momentum / Nesterov), `adam`, `adamw`.
 """
-from .checkpoint import load as load_model_file, load_network, load_weights, plain, save as save_checkpoint
-from .engine import TrainConfig, TrainResult, fit, last_path, to_device
-from .events import Event
-from .optim import OPTIMIZERS, SCHEDULES
+from __future__ import annotations
 
-__all__ = ["Event", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "TrainResult", "fit", "last_path",
-           "load_model_file", "load_network", "load_weights", "plain", "save_checkpoint", "to_device"]
+import importlib
+from typing import Any
+
+# name -> (module, name there); loaded on first use, so that `gdbackend.train.options` imports without torch
+# (the Slicer panel reads its option lists before PyTorch is installed)
+_EXPORTS = {"Event": ("events", "Event"), "OPTIMIZERS": ("options", "OPTIMIZERS"),
+            "SCHEDULES": ("options", "SCHEDULES"), "TrainConfig": ("options", "TrainConfig"),
+            "TrainResult": ("engine", "TrainResult"), "fit": ("engine", "fit"), "last_path": ("engine", "last_path"),
+            "load_model_file": ("checkpoint", "load"), "load_network": ("checkpoint", "load_network"),
+            "load_weights": ("checkpoint", "load_weights"), "plain": ("checkpoint", "plain"),
+            "save_checkpoint": ("checkpoint", "save"), "to_device": ("batch", "to_device")}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    globals()[name] = value
+    return value

@@ -7,8 +7,6 @@ early stopping, progress events, cancellation and DistributedDataParallel.
 """
 from __future__ import annotations
 
-import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,39 +19,20 @@ from torch.utils.data import Dataset, DistributedSampler
 from ..device import choose_device, seed_everything
 from ..errors import Cancelled, InputError, ResourceError
 from . import checkpoint, distributed
+from .batch import batch_len, memory_format, to_device
 from .events import Event
+from .loader import EpochSampler, batches, epoch_loader, loader_workers
 from .optim import build_optimizer, build_schedule, micro_batch_size
-from .loader import EpochSampler, batches, epoch_loader
+from .options import TrainConfig
+from .state import TrainState
 
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    optimizer: str = "adam"          # gd | sgd | minibatch | adam | adamw
-    lr: float = 1e-3
-    batch_size: int = 2              # global batch: all processes together
-    momentum: float = 0.9            # minibatch only
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"       # constant | cosine | step
-    warmup_epochs: int = 0
-    step_epochs: int = 0             # step schedule: multiply the rate by gamma every step_epochs
-    gamma: float = 0.1
-    grad_clip: float | None = None   # max gradient norm
-    amp: bool = True                 # mixed precision, on CUDA only
-    channels_last: bool = False      # on CUDA only
-    compile: bool = False
-    device: str = "auto"
-    seed: int | None = 0
-    val_every: int = 1
-    monitor: str = "loss"            # a key of validate()'s metrics, or "loss" (training loss)
-    mode: str = "min"                # min | max
-    patience: int | None = None      # validations without improvement before stopping
-    num_workers: int | None = None   # data-loading processes; None: none on a CPU, up to 8 on a GPU
+LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
+Validate = Callable[[torch.nn.Module], dict[str, float]]
 
 
 @dataclass
 class TrainResult:
+    """What `fit` gives back; the files hold the same weights and records."""
     model: torch.nn.Module           # the network with the last weights, on the training device
     history: list[dict[str, float]] = field(default_factory=list)
     best: dict[str, float] = field(default_factory=dict)
@@ -69,52 +48,8 @@ def last_path(best: str | Path) -> Path:
     return best.with_name(f"{best.stem}.last{best.suffix or '.pt'}")
 
 
-def to_device(batch: Any, device: torch.device, memory_format: torch.memory_format | None = None) -> Any:
-    """Move every tensor of a (nested) batch; float images get the channels-last layout when asked."""
-    if isinstance(batch, torch.Tensor):
-        batch = batch.to(device, non_blocking=True)
-        if memory_format is not None and batch.is_floating_point() and batch.ndim in (4, 5):
-            batch = batch.contiguous(memory_format=memory_format)
-        return batch
-    if isinstance(batch, dict):
-        return {k: to_device(v, device, memory_format) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device, memory_format) for v in batch)
-    return batch
-
-
-def _batch_len(batch: Any) -> int:
-    """Samples in a batch: a stacked tensor, a dict of them, (inputs, targets) of stacked tensors or of
-    per-sample lists (detection), or a list of per-sample dicts."""
-    if isinstance(batch, torch.Tensor):
-        return len(batch)
-    if isinstance(batch, dict):
-        return _batch_len(next(iter(batch.values())))
-    if isinstance(batch, (list, tuple)) and batch:
-        first = batch[0]
-        if isinstance(first, torch.Tensor):
-            return len(first)
-        return len(first) if isinstance(first, (list, tuple)) else len(batch)
-    raise TypeError(f"Cannot tell the batch size of a {type(batch).__name__}.")
-
-
-def _image_ndim(sample: Any) -> int:
-    """Spatial rank + 2 of the first float tensor in a sample (to pick channels_last or channels_last_3d)."""
-    if isinstance(sample, torch.Tensor) and sample.is_floating_point():
-        return sample.ndim + 1
-    items = sample.values() if isinstance(sample, dict) else sample if isinstance(sample, (list, tuple)) else ()
-    return next((n for n in (_image_ndim(v) for v in items) if n), 0)
-
-
-def loader_workers(config: TrainConfig, device: torch.device) -> int:
-    """Worker processes for the data loader: on a CPU they would take the cores torch computes on; a GPU
-    waits for batches that a single process augments one sample at a time."""
-    if config.num_workers is not None:
-        return config.num_workers
-    return min(8, max((os.cpu_count() or 1) - 1, 0)) if device.type == "cuda" else 0
-
-
 def _check(config: TrainConfig, n_samples: int, world: distributed.World, validates: bool) -> None:
+    """Refuse settings the loop cannot run with, before any work (and on every process alike)."""
     if config.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {config.epochs}.")
     if n_samples < 1:
@@ -133,157 +68,226 @@ def _check(config: TrainConfig, n_samples: int, world: distributed.World, valida
                          "or give validation data.")
 
 
-def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor], train_data: Dataset,
-        config: TrainConfig, *, card: dict, validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
-        collate: Callable | None = None, out: str | Path | None = None, resume: str | Path | None = None,
-        on_event: Callable[[Event], None] | None = None, cancel: Callable[[], bool] | None = None) -> TrainResult:
-    """Train `model` by minimising `loss_fn(model, batch)` over `train_data`; see the package docstring."""
+def fit(model: torch.nn.Module, loss_fn: LossFn, train_data: Dataset, config: TrainConfig, *, card: dict,
+        validate: Validate | None = None, collate: Callable | None = None, out: str | Path | None = None,
+        resume: str | Path | None = None, on_event: Callable[[Event], None] | None = None,
+        cancel: Callable[[], bool] | None = None) -> TrainResult:
+    """Train `model` by minimising `loss_fn(model, batch)` over `train_data`; see the package docstring.
+
+    Args:
+        model: the network, on any device (it is moved to the training device).
+        loss_fn: loss_fn(network, batch) -> scalar loss tensor; the batch is on the training device.
+        train_data: a map-style dataset (with `set_epoch(epoch)`, if it has one, called for every epoch).
+        config: the training settings.
+        card: the model card: plain values and a "task" name.
+        validate: validate(model) -> {metric: value}, in eval mode under no_grad, on rank 0; None: no validation.
+        collate: the data loader's collate function; None: torch's default.
+        out: the model file (.pt) for the best weights; MODEL.last.pt gets the latest. None: no files.
+        resume: a MODEL.last.pt to continue from.
+        on_event: receives the progress events (on rank 0).
+        cancel: polled before every batch; True stops training with `Cancelled`.
+    """
     start = time.perf_counter()
     world, device = distributed.join(choose_device(config.device))
     finished = False
     try:
         _check(config, len(train_data), world, validate is not None)
         seed_everything(config.seed)
-        result = _run(model, loss_fn, train_data, config, card, validate, collate, out, resume, on_event, cancel,
-                      world, device, start)
+        trainer = Trainer(model, loss_fn, train_data, config, card=card, validate=validate, collate=collate, out=out,
+                          on_event=on_event, cancel=cancel, world=world, device=device, started=start)
+        if resume is not None:
+            trainer.resume(resume)
+        result = trainer.run()
         finished = True
         return result
     finally:
         distributed.leave(world, finished)
 
 
-def _run(model, loss_fn, train_data, config, card, validate, collate, out, resume, on_event, cancel,
-         world, device, start) -> TrainResult:
-    cuda = device.type == "cuda"
-    memory_format = None
-    if config.channels_last and cuda:
-        memory_format = torch.channels_last_3d if _image_ndim(train_data[0]) == 5 else torch.channels_last
-    model = model.to(device) if memory_format is None else model.to(device, memory_format=memory_format)
+class Trainer:
+    """One run of the loop: the network on its device, its data loader, optimiser, schedule and gradient
+    scaler, and the TrainState that MODEL.last.pt keeps. Arguments as `fit`'s, plus the process group
+    (`world`), the training `device` and the `started` time (time.perf_counter()) that progress counts from."""
 
-    micro = micro_batch_size(config.optimizer, config.batch_size // world.size)
-    sampler = EpochSampler(DistributedSampler(train_data, num_replicas=world.size, rank=world.rank, shuffle=True,
-                                              seed=config.seed or 0))
-    workers = loader_workers(config, device)
-    loader = epoch_loader(train_data, sampler, micro, workers, collate, pin_memory=cuda)
-    full_batch = config.optimizer.lower() == "gd"
-    steps_per_epoch = 1 if full_batch else len(loader)
-    total_steps = steps_per_epoch * config.epochs
+    def __init__(self, model: torch.nn.Module, loss_fn: LossFn, train_data: Dataset, config: TrainConfig, *,
+                 card: dict, validate: Validate | None, collate: Callable | None, out: str | Path | None,
+                 on_event: Callable[[Event], None] | None, cancel: Callable[[], bool] | None,
+                 world: distributed.World, device: torch.device, started: float) -> None:
+        self.config, self.card, self.world, self.device, self.started = config, card, world, device, started
+        self.loss_fn, self.validate, self.on_event, self.cancel = loss_fn, validate, on_event, cancel
+        self.best_path = Path(out) if out is not None else None
+        self.latest = last_path(out) if out is not None else None
+        cuda = device.type == "cuda"
+        self.memory_format = memory_format(train_data, device, config.channels_last)
+        self.model = model.to(device) if self.memory_format is None else \
+            model.to(device, memory_format=self.memory_format)
+        self.net = self.model            # what the loss sees: DDP- or compile-wrapped by run()
 
-    optimizer = build_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
-                                config.nesterov, config.weight_decay)
-    schedule = build_schedule(config.schedule, optimizer, total_steps, config.warmup_epochs * steps_per_epoch,
-                              config.step_epochs * steps_per_epoch, config.gamma)
-    use_amp = config.amp and cuda
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        self.sampler = EpochSampler(DistributedSampler(train_data, num_replicas=world.size, rank=world.rank,
+                                                       shuffle=True, seed=config.seed or 0))
+        self.loader = epoch_loader(train_data, self.sampler,
+                                   micro_batch_size(config.optimizer, config.batch_size // world.size),
+                                   loader_workers(config.num_workers, device), collate, pin_memory=cuda)
+        self.full_batch = config.optimizer.lower() == "gd"   # one step per epoch, gradients accumulated
+        steps_per_epoch = 1 if self.full_batch else len(self.loader)
+        self.total_steps = steps_per_epoch * config.epochs
 
-    state = {"epoch": 0, "step": 0, "history": [], "best": None, "best_metrics": {}, "bad": 0}
-    if resume is not None:
-        payload = checkpoint.load(resume, task=card["task"], map_location=device)
-        checkpoint.load_weights(model, payload["model"], resume)
+        self.optimizer = build_optimizer(config.optimizer, self.model.parameters(), config.lr, config.momentum,
+                                         config.nesterov, config.weight_decay)
+        self.schedule = build_schedule(config.schedule, self.optimizer, self.total_steps,
+                                       config.warmup_epochs * steps_per_epoch, config.step_epochs * steps_per_epoch,
+                                       config.gamma)
+        self.use_amp = config.amp and cuda
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.state = TrainState()
+        self.resumed_step = 0            # steps done before this process started, for the ETA
+
+    def resume(self, path: str | Path) -> None:
+        """Continue from a MODEL.last.pt: weights, optimiser, schedule, scaler, random states and progress.
+
+        Args:
+            path: the checkpoint (a best-model file holds no training state and is refused).
+        """
+        payload = checkpoint.load(path, task=self.card["task"], map_location=self.device)
+        checkpoint.load_weights(self.model, payload["model"], path)
         train = payload.get("train")
         if not train:
-            raise InputError(f"{resume} holds no training state (a best-model file): resume from "
-                             f"{last_path(resume).name} instead.")
-        optimizer.load_state_dict(train["optimizer"])
-        schedule.load_state_dict(train["schedule"])
-        scaler.load_state_dict(train["scaler"])
+            raise InputError(f"{path} holds no training state (a best-model file): resume from "
+                             f"{last_path(path).name} instead.")
+        self.optimizer.load_state_dict(train["optimizer"])
+        self.schedule.load_state_dict(train["schedule"])
+        self.scaler.load_state_dict(train["scaler"])
         checkpoint.set_rng_states(train["rng"])
-        state.update({k: train[k] for k in state})
+        self.state = TrainState.from_checkpoint(train)
 
-    net = DistributedDataParallel(model, device_ids=[device.index] if cuda else None) if world.size > 1 else model
-    if config.compile:
-        net = torch.compile(net)
+    def run(self) -> TrainResult:
+        """Train the remaining epochs, or until early stopping."""
+        if self.world.size > 1:
+            cuda = self.device.type == "cuda"
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
+        if self.config.compile:
+            self.net = torch.compile(self.net)
+        self.resumed_step = self.state.step
+        stopped = False
+        self.model.train()
+        for epoch in range(self.state.epoch, self.config.epochs):
+            if self.validate_and_checkpoint(self.train_epoch(epoch)):
+                stopped = True
+                break
+        self._emit("done", self.state.epoch, metrics=self.state.best_metrics, message="early stop" if stopped else "")
+        return TrainResult(self.model, self.state.history, self.state.best_metrics, self.best_path, self.latest,
+                           stopped, time.perf_counter() - self.started)
 
-    def emit(kind: str, epoch: int, **kw) -> None:
-        if on_event is None or not world.main:
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over this process's share of the training set; returns the epoch's record.
+
+        Args:
+            epoch: the 0-based epoch; it seeds the shuffle and the dataset's augmentation, so a resume repeats them.
+
+        Returns:
+            {"epoch": 1-based epoch, "loss": mean training loss per sample, "lr": learning rate at the end}.
+        """
+        self.sampler.set_epoch(epoch)   # and through it the dataset's set_epoch: exact resume, in every worker
+        loss_sum, seen = 0.0, 0
+        last = len(self.loader) - 1
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(batches(self.loader)):
+            if self.cancel is not None and self.cancel():
+                raise Cancelled(f"Training cancelled in epoch {epoch + 1}: the last complete checkpoint "
+                                f"({self.latest.name if self.latest else 'none'}) is kept; use --resume to go on.")
+            batch = to_device(batch, self.device, self.memory_format)
+            n = batch_len(batch)
+            loss = self._backward(batch, n, epoch)
+            loss_sum += loss * n
+            seen += n
+            if self.full_batch and i < last:
+                continue
+            self._step()
+            self._emit("step", epoch + 1, loss=loss)
+        self.state.epoch = epoch + 1
+        return {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1), "lr": self._lr()}
+
+    def validate_and_checkpoint(self, record: dict[str, float]) -> bool:
+        """After an epoch: validate when due (rank 0), keep the best weights in MODEL.pt and the resumable state
+        in MODEL.last.pt; returns whether every process stops early.
+
+        Args:
+            record: the epoch's record from `train_epoch`; validation metrics are added to it.
+        """
+        epoch = record["epoch"]
+        stopped = False
+        due = epoch % self.config.val_every == 0 or epoch == self.config.epochs
+        if due and self.world.main:
+            stopped = self._validate(record)
+        self.state.history.append(record)
+        if self.latest is not None and self.world.main:
+            self._save(self.latest, with_train=True)
+        self._emit("epoch", epoch, loss=record["loss"], metrics=record)
+        return bool(distributed.broadcast(stopped, self.world))
+
+    def _validate(self, record: dict[str, float]) -> bool:
+        """Add the validation metrics to `record`, keep the weights if they are the best; whether to stop."""
+        epoch = record["epoch"]
+        if self.validate is not None:
+            self.model.eval()
+            with torch.no_grad():
+                record.update({k: float(v) for k, v in self.validate(self.model).items()})
+            self.model.train()
+            self._emit("validation", epoch, loss=record["loss"], metrics=record)
+        if self.config.monitor not in record:
+            raise InputError(f"Cannot monitor {self.config.monitor!r}: the metrics are {', '.join(record)}.")
+        if self.state.count_validation(record, record[self.config.monitor], self.config.mode) and self.best_path:
+            self._save(self.best_path, with_train=False)
+            self._emit("checkpoint", epoch, message=str(self.best_path))
+        return self.config.patience is not None and self.state.bad >= self.config.patience
+
+    def _backward(self, batch: Any, n: int, epoch: int) -> float:
+        """Accumulate the gradient of one batch of `n` samples; returns its loss."""
+        try:
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+                loss = self.loss_fn(self.net, batch)
+            if not torch.isfinite(loss):
+                raise InputError(f"The loss became {loss.item()} in epoch {epoch + 1}: lower the learning "
+                                 "rate (--lr), add gradient clipping, or check the inputs for extreme values.")
+            weight = n / len(self.sampler) if self.full_batch else 1.0   # full batch: the mean over the epoch
+            self.scaler.scale(loss * weight).backward()
+        except torch.OutOfMemoryError:
+            raise ResourceError(f"Out of {self.device.type} memory with {n} samples per step: lower the batch "
+                                "size or the patch size, or train on the CPU (--device cpu).") from None
+        return loss.item()
+
+    def _step(self) -> None:
+        """One optimiser step on the accumulated gradient, then the schedule's."""
+        if self.config.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.schedule.step()
+        self.state.step += 1
+
+    def _lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _emit(self, kind: str, epoch: int, **values: Any) -> None:
+        """Send an Event (rank 0 only), with the elapsed time and an ETA from the steps this process did."""
+        if self.on_event is None or not self.world.main:
             return
-        elapsed = time.perf_counter() - start
-        done = state["step"] - resumed_step
-        eta = elapsed / done * (total_steps - state["step"]) if done else None
-        on_event(Event(kind, epoch, config.epochs, state["step"], total_steps, lr=optimizer.param_groups[0]["lr"],
-                       elapsed_s=elapsed, eta_s=eta, **kw))
+        elapsed = time.perf_counter() - self.started
+        done = self.state.step - self.resumed_step
+        eta = elapsed / done * (self.total_steps - self.state.step) if done else None
+        self.on_event(Event(kind, epoch, self.config.epochs, self.state.step, self.total_steps, lr=self._lr(),
+                            elapsed_s=elapsed, eta_s=eta, **values))
 
-    def save(path: Path, with_train: bool) -> None:
+    def _save(self, path: Path, with_train: bool) -> None:
+        """Write a checkpoint: the weights and the full model card, with the training state if `with_train`."""
+        config = asdict(self.config)
         train = None
         if with_train:
-            train = {**state, "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                     "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(), "config": asdict(config)}
-        full_card = {**card, "metrics": state["best_metrics"], "history": state["history"],
-                     "epochs_trained": state["epoch"], "train_config": asdict(config),
-                     "torch_version": str(torch.__version__)}
-        checkpoint.save(path, model.state_dict(), full_card, train)
-
-    resumed_step = state["step"]
-    best_path = Path(out) if out is not None else None
-    latest = last_path(out) if out is not None else None
-    stopped = False
-    model.train()
-    for epoch in range(state["epoch"], config.epochs):
-        sampler.set_epoch(epoch)   # and through it the dataset's set_epoch: exact resume, in every worker
-        loss_sum, seen = 0.0, 0
-        per_rank = len(sampler)
-        optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(batches(loader)):
-            if cancel is not None and cancel():
-                raise Cancelled(f"Training cancelled in epoch {epoch + 1}: the last complete checkpoint "
-                                f"({latest.name if latest else 'none'}) is kept; use --resume to go on.")
-            batch = to_device(batch, device, memory_format)
-            n = _batch_len(batch)
-            try:
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    loss = loss_fn(net, batch)
-                if not torch.isfinite(loss):
-                    raise InputError(f"The loss became {loss.item()} in epoch {epoch + 1}: lower the learning "
-                                     "rate (--lr), add gradient clipping, or check the inputs for extreme values.")
-                weight = n / per_rank if full_batch else 1.0
-                scaler.scale(loss * weight).backward()
-            except torch.OutOfMemoryError:
-                raise ResourceError(f"Out of {device.type} memory with {n} samples per step: lower the batch "
-                                    "size or the patch size, or train on the CPU (--device cpu).") from None
-            loss_sum += loss.item() * n
-            seen += n
-            if full_batch and i < len(loader) - 1:
-                continue
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            schedule.step()
-            state["step"] += 1
-            emit("step", epoch + 1, loss=loss.item())
-
-        record = {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
-        state["epoch"] = epoch + 1
-        validated = (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs
-        if validated and world.main:
-            if validate is not None:
-                model.eval()
-                with torch.no_grad():
-                    record.update({k: float(v) for k, v in validate(model).items()})
-                model.train()
-                emit("validation", epoch + 1, loss=record["loss"], metrics=record)
-            if config.monitor not in record:
-                raise InputError(f"Cannot monitor {config.monitor!r}: the metrics are {', '.join(record)}.")
-            value = record[config.monitor]
-            better = state["best"] is None or (value < state["best"] if config.mode == "min" else value > state["best"])
-            if better and math.isfinite(value):
-                state.update(best=value, best_metrics=dict(record), bad=0)
-                if best_path is not None:
-                    save(best_path, with_train=False)
-                    emit("checkpoint", epoch + 1, message=str(best_path))
-            else:
-                state["bad"] += 1
-            stopped = config.patience is not None and state["bad"] >= config.patience
-        state["history"].append(record)
-        if latest is not None and world.main:
-            save(latest, with_train=True)
-        emit("epoch", epoch + 1, loss=record["loss"], metrics=record)
-        if distributed.broadcast(stopped, world):
-            stopped = True
-            break
-
-    emit("done", state["epoch"], metrics=state["best_metrics"], message="early stop" if stopped else "")
-    return TrainResult(model, state["history"], state["best_metrics"], best_path, latest, stopped,
-                       time.perf_counter() - start)
+            train = {**asdict(self.state), "optimizer": self.optimizer.state_dict(),
+                     "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+                     "rng": checkpoint.rng_states(), "config": config}
+        card = {**self.card, "metrics": self.state.best_metrics, "history": self.state.history,
+                "epochs_trained": self.state.epoch, "train_config": config, "torch_version": str(torch.__version__)}
+        checkpoint.save(path, self.model.state_dict(), card, train)

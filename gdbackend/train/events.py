@@ -1,11 +1,12 @@
 """Progress events streamed by the training engine to a callback (GUI, job runner, progress bar)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass
 class Event:
+    """One progress report; steps count optimiser steps, so a full-batch epoch is one step."""
     kind: str                 # "step", "epoch", "validation", "checkpoint", "done"
     epoch: int                # 1-based epoch the event belongs to
     epochs: int
@@ -17,6 +18,3 @@ class Event:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     message: str = ""
-
-    def as_dict(self) -> dict:
-        return asdict(self)

@@ -6,10 +6,12 @@ so data-loader workers that persist across epochs, each with its own copy of the
 the main process (and a run gives the same batches with or without workers)."""
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..errors import InputError, ResourceError
@@ -52,6 +54,19 @@ class EpochDataset(Dataset):
             self.dataset.set_epoch(epoch)
         self.epoch = epoch
         return self.dataset[i]
+
+
+def loader_workers(requested: int | None, device: torch.device) -> int:
+    """Worker processes for the data loader: on a CPU they would take the cores torch computes on; a GPU
+    waits for batches that a single process augments one sample at a time.
+
+    Args:
+        requested: the workers asked for (`TrainConfig.num_workers`); None: choose by the device.
+        device: the training device.
+    """
+    if requested is not None:
+        return requested
+    return min(8, max((os.cpu_count() or 1) - 1, 0)) if device.type == "cuda" else 0
 
 
 def epoch_loader(dataset: Dataset, sampler: EpochSampler, batch_size: int, workers: int,

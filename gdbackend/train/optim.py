@@ -11,9 +11,7 @@ import math
 import torch
 
 from ..errors import InputError
-
-OPTIMIZERS = ("gd", "sgd", "minibatch", "adam", "adamw")
-SCHEDULES = ("constant", "cosine", "step")
+from .options import OPTIMIZERS, SCHEDULES
 
 
 def build_optimizer(name: str, params, lr: float, momentum: float = 0.9, nesterov: bool = False,

@@ -1,37 +1,131 @@
-"""The training options that every `gd ... train` command shares, defined once so that the commands cannot
-drift apart; each command gives its own defaults and adds its task's options."""
+"""The training options, declared once: the engine's settings (`TrainConfig`), the options that every
+`gd ... train` command and training job takes (`OPTIONS`, each task's defaults in `TASK_DEFAULTS`), and the
+plain values a panel shows (`OPTIMIZERS`, `SCHEDULES`, `defaults(task)`).
+
+No torch here: the Slicer panel reads this module before PyTorch is installed."""
 from __future__ import annotations
 
 import argparse
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from .engine import TrainConfig
-from .optim import OPTIMIZERS, SCHEDULES
-
-
-def add_training_options(parser: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int,
-                         schedule: str = "constant", grad_clip: float | None = None) -> None:
-    g = parser.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=epochs)
-    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    g.add_argument("--lr", type=float, default=lr)
-    g.add_argument("--batch-size", type=int, default=batch_size)
-    g.add_argument("--schedule", default=schedule, choices=SCHEDULES)
-    g.add_argument("--warmup-epochs", type=int, default=0)
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--grad-clip", type=float, default=grad_clip, help="largest gradient norm (none: no clipping)")
-    g.add_argument("--patience", type=int, help="validations without improvement before stopping early")
-    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--workers", type=int, help="data-loading processes (default: none on a CPU, up to 8 on a GPU)")
-    g.add_argument("--no-amp", action="store_true",
-                   help="fp32 on CUDA instead of mixed precision: faster for small 3D networks (docs/training.md)")
+OPTIMIZERS = ("gd", "sgd", "minibatch", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "step")
 
 
-def training_config(args: argparse.Namespace, validates: bool, metric: str, **task) -> TrainConfig:
-    """The engine's settings from the shared options; with validation data the checkpoint kept is the one
-    with the best `metric` (higher is better), else the one with the lowest training loss."""
-    return TrainConfig(epochs=args.epochs, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                       schedule=args.schedule, warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay,
-                       grad_clip=args.grad_clip, patience=args.patience, device=args.device, seed=args.seed,
-                       num_workers=args.workers, amp=not args.no_amp, monitor=metric if validates else "loss",
-                       mode="max" if validates else "min", **task)
+def _option(default: Any, help: str, *, choices: tuple[str, ...] = (), flag: str = "") -> Any:
+    """A setting that every `gd ... train` command and training job takes; `help` gives its unit."""
+    return field(default=default, metadata={"help": help, "choices": choices, "flag": flag})
+
+
+@dataclass
+class TrainConfig:
+    """The training engine's settings. The fields made with `_option` are the shared options, each described
+    by its `help` (as `gd segment train --help` shows it); the others are set by the task or by code."""
+    epochs: int = _option(10, "passes over the training set")
+    optimizer: str = _option("adam", "gd: full batch, sgd: one sample per step, minibatch: SGD with momentum, "
+                             "adam, adamw", choices=OPTIMIZERS)
+    lr: float = _option(1e-3, "peak learning rate, reached after the warm-up")
+    batch_size: int = _option(2, "samples per optimiser step, all processes together")
+    momentum: float = _option(0.9, "momentum of the minibatch optimiser")
+    nesterov: bool = _option(False, "Nesterov momentum (minibatch optimiser)")
+    weight_decay: float = _option(0.0, "L2 weight penalty (adamw: decoupled weight decay); 0: none")
+    schedule: str = _option("constant", "learning-rate schedule after the warm-up", choices=SCHEDULES)
+    warmup_epochs: int = _option(0, "epochs of linear learning-rate warm-up")
+    step_epochs: int = _option(0, "step schedule: epochs between rate cuts (0: none)")
+    gamma: float = _option(0.1, "step schedule: factor of each rate cut")
+    grad_clip: float | None = _option(None, "largest gradient norm (none: no clipping)")
+    amp: bool = _option(True, "mixed precision on CUDA (--no-amp: fp32, faster for small 3D networks, "
+                        "docs/training.md)")
+    channels_last: bool = False      # on CUDA only
+    compile: bool = False            # torch.compile the network
+    device: str = _option("auto", "auto, cpu, cuda, cuda:N or mps")
+    seed: int | None = _option(0, "random seed of the weights, the split, the shuffle and the augmentation "
+                               "(none: unseeded)")
+    val_every: int = _option(1, "epochs between validations")
+    monitor: str = "loss"            # a key of validate()'s metrics, or "loss" (training loss)
+    mode: str = "min"                # min | max: whether a lower or a higher `monitor` is better
+    patience: int | None = _option(None, "validations without improvement before stopping early (none: never)")
+    num_workers: int | None = _option(None, "data-loading processes (none: 0 on a CPU, up to 8 on a GPU)",
+                                      flag="--workers")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One shared training option, as a command line and a job spec take it."""
+    name: str                     # the TrainConfig field and the job option
+    flag: str                     # the command-line flag
+    type: type                    # bool, int, float or str
+    nullable: bool                # a job may give null; a command leaves the option out
+    default: Any                  # the engine's; TASK_DEFAULTS may change it for a task
+    choices: tuple[str, ...]      # allowed values; empty: any of `type`
+    help: str
+
+
+def _options() -> tuple[Option, ...]:
+    hints = typing.get_type_hints(TrainConfig)
+    found = []
+    for f in fields(TrainConfig):
+        if "help" not in f.metadata:
+            continue
+        kinds = typing.get_args(hints[f.name]) or (hints[f.name],)
+        kind = next(k for k in kinds if k is not type(None))
+        found.append(Option(f.name, f.metadata["flag"] or "--" + f.name.replace("_", "-"), kind,
+                            type(None) in kinds, f.default, f.metadata["choices"], f.metadata["help"]))
+    return tuple(found)
+
+
+OPTIONS: tuple[Option, ...] = _options()
+DEFAULTS: dict[str, Any] = {o.name: o.default for o in OPTIONS}
+# a job spec's JSON types of each option (float: any number; NoneType: null)
+JOB_TYPES: dict[str, tuple[type, ...]] = {o.name: (o.type, type(None)) if o.nullable else (o.type,) for o in OPTIONS}
+# each task's epochs, learning rate and batch size, and what else its networks need
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "segment": {"epochs": 100, "lr": 3e-3, "batch_size": 2},
+    "classify": {"epochs": 30, "lr": 1e-3, "batch_size": 16, "schedule": "cosine"},
+    "detect": {"epochs": 10, "lr": 3e-4, "batch_size": 4, "grad_clip": 10.0},
+}
+
+
+def defaults(task: str) -> dict[str, Any]:
+    """Every shared option's default when training for `task`.
+
+    Args:
+        task: "segment", "classify" or "detect".
+    """
+    return {**DEFAULTS, **TASK_DEFAULTS[task]}
+
+
+def add_training_options(parser: argparse.ArgumentParser, task: str) -> None:
+    """Add the shared options, with `task`'s defaults, to a `gd TASK train` parser as its "training" group.
+
+    Args:
+        parser: the command's parser.
+        task: "segment", "classify" or "detect".
+    """
+    group = parser.add_argument_group("training")
+    values = defaults(task)
+    for o in OPTIONS:
+        if o.type is bool:   # --amp / --no-amp
+            group.add_argument(o.flag, dest=o.name, action=argparse.BooleanOptionalAction, default=values[o.name],
+                               help=o.help)
+        else:
+            group.add_argument(o.flag, dest=o.name, type=o.type, default=values[o.name], choices=o.choices or None,
+                               metavar=o.flag.lstrip("-").upper() if not o.choices else None, help=o.help)
+
+
+def training_config(values: Mapping[str, Any], task: str, metric: str | None) -> TrainConfig:
+    """The engine's settings for `task`: its defaults, overridden by the options given in `values`. With a
+    validation metric the checkpoint kept is the one with the highest metric, else the lowest training loss.
+
+    Args:
+        values: option values by name: `vars()` of parsed `gd TASK train` arguments, or a job's options;
+            keys that are not shared options are ignored.
+        task: "segment", "classify" or "detect".
+        metric: the validation metric to keep the best checkpoint by (higher is better); None when there is
+            no validation data.
+    """
+    given = {o.name: values[o.name] for o in OPTIONS if o.name in values}
+    return TrainConfig(**{**TASK_DEFAULTS[task], **given}, monitor=metric or "loss", mode="max" if metric else "min")

@@ -5,36 +5,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_intensities
-from ..errors import InputError
-from ..volume import Volume
-from ..segment.preprocess import normaliser
-from .boxes import centred_grid, image_box
+from ...grids import covering_grid, normalised_on
+from ...volume import Volume
+from ..data import check_3d
 
 TISSUE = 0.05   # normalised intensity above which a pixel is tissue rather than background
 
 
-def normalised(image: Volume, normalisation: str) -> Volume:
-    """The whole image normalised once, so that a region keeps its intensity relative to the whole scan."""
-    check_intensities(image)
-    array = np.asarray(normaliser(normalisation)(image.array.astype(np.float32)[None]))[0]
-    return image.with_array(array.astype(np.float32))
-
-
-def slice_grid(volume: Volume, spacing: tuple[float, ...], size: int) -> Volume:
-    """size x size pixels in plane around the volume's centre, every slice of its extent at spacing[2]."""
-    if volume.ndim != 3:
-        raise InputError(f"Detection works on 3D volumes; this image is {volume.ndim}D.")
-    extent = image_box(volume)
-    spacing = np.asarray(spacing, float)
-    depth = max(int(np.ceil((extent[5] - extent[2]) / spacing[2] - 1e-6)), 1)
-    return centred_grid((extent[:3] + extent[3:]) / 2, (size, size, depth), spacing)
-
-
 def volume_slices(volume: Volume, card: dict) -> tuple[np.ndarray, Volume]:
-    """(normalised float32 KJI array on the slice grid, that grid)."""
-    grid = slice_grid(volume, card["spacing"], card["size"])
-    return normalised(volume, card["normalisation"]).resample_to(grid, "linear").array.astype(np.float32), grid
+    """(normalised float32 KJI array, its grid): card["size"] x card["size"] pixels in plane around the volume's
+    centre, every slice of its extent, at card["spacing"] (x, y, z mm)."""
+    grid = covering_grid(check_3d(volume), card["spacing"], in_plane=card["size"])
+    return normalised_on(volume, grid, card["normalisation"]), grid
 
 
 def stack(array: np.ndarray, k: int) -> np.ndarray:

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from monai.data.box_utils import box_iou, non_max_suppression
 
-from ..volume import Volume
+from ...boxes import to_physical
+from ...volume import Volume
 
 
 def _iou2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -43,12 +44,6 @@ def fuse(track: list[tuple[int, np.ndarray, float]]) -> tuple[np.ndarray, float]
     plane = (boxes * scores[:, None]).sum(0) / scores.sum()
     score = float(np.sort(scores)[::-1][:2].sum() / 2)
     return np.array([plane[0], plane[1], ks.min(), plane[2], plane[3], ks.max() + 1]), score
-
-
-def to_physical(boxes: np.ndarray, grid: Volume) -> np.ndarray:
-    """Continuous grid boxes (pixel i spans [i, i+1)) to LPS mm; the slice grid is aligned with LPS."""
-    origin, spacing = np.asarray(grid.origin), np.asarray(grid.spacing)
-    return np.concatenate([origin + spacing * (boxes[:, :3] - 0.5), origin + spacing * (boxes[:, 3:] - 0.5)], 1)
 
 
 def merge_slices(per_slice: dict[int, tuple[np.ndarray, np.ndarray]], grid: Volume, nms_iou: float = 0.2,

@@ -1,22 +1,22 @@
-"""Lesion detectors by name, never downloading weights: torchvision's two-stage Faster R-CNN (ResNet-50-FPN,
+"""The 2.5D detectors by name, never downloading weights: torchvision's two-stage Faster R-CNN (ResNet-50-FPN,
 MobileNetV3-FPN, or ResNet-18-FPN: far less compute, for CPU budgets) and one-stage RetinaNet and FCOS on the
-same ResNet-FPN backbones, for 2.5D slices; MONAI's 3D RetinaNet for whole volumes (gdbackend.detect.retina3d)
-and a 3D U-Net whose lesion regions are the detections (gdbackend.detect.segmentation).
-Anchors are sized for lesions of a few to a hundred pixels and the model's slices are never resized."""
+same ResNet-FPN backbones. Anchors are sized for lesions of a few to a hundred pixels and the model's slices
+are never resized."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet, fasterrcnn_mobilenet_v3_large_fpn
-from torchvision.models.detection import fasterrcnn_resnet50_fpn
+from torchvision.models.detection import (
+    FCOS,
+    FasterRCNN,
+    RetinaNet,
+    fasterrcnn_mobilenet_v3_large_fpn,
+    fasterrcnn_resnet50_fpn,
+)
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
-from ..errors import InputError, ModelError
-from .retina3d import ARCHITECTURES_3D, build_retina3d
-from .segmentation import ARCHITECTURES_SEGMENTATION, build_unet3d
+from ...errors import InputError
 
 
 def resnet_fpn(name: str) -> torch.nn.Module:
@@ -59,16 +59,19 @@ RATIOS = (0.5, 1.0, 2.0)
 # each take them all
 ANCHORS = {"resnet18_fpn": ((4,), (8,), (16,), (32,), (64,)), "resnet50_fpn": ((8,), (16,), (32,), (64,), (128,)),
            "mobilenet_v3_fpn": ((8, 16, 32, 64, 128),) * 3}
-ALL_ARCHITECTURES = (*ARCHITECTURES, *ARCHITECTURES_3D, *ARCHITECTURES_SEGMENTATION)
+
+
+def _known(architecture: str) -> str:
+    if architecture not in ARCHITECTURES:
+        raise InputError(f"Unknown detector {architecture!r}: the 2.5D detectors are {', '.join(ARCHITECTURES)} "
+                         "(gd detect train --architecture lists the whole-volume ones too).")
+    return architecture
 
 
 def detector_arguments(architecture: str, size: int) -> dict:
-    """The keyword arguments of the architecture's torchvision class, stored in the model card."""
-    if architecture in (*ARCHITECTURES_3D, *ARCHITECTURES_SEGMENTATION):
-        raise InputError(f"{architecture} detects in whole volumes, not in 2.5D slices: train it with "
-                         "train_retina3d or train_unet_detector (gd detect train picks it by name).")
-    if architecture not in ARCHITECTURES:
-        raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ALL_ARCHITECTURES)}.")
+    """The keyword arguments of the architecture's torchvision class for slices of `size` x `size` pixels,
+    stored in the model card."""
+    _known(architecture)
     # min_size = max_size = the slice size: torchvision would otherwise upscale every slice to 800 px;
     # keep low-scored boxes, which FROC at high false-positive rates counts
     common = {"num_classes": 2, "min_size": size, "max_size": size, "image_mean": [0.3] * 3, "image_std": [0.3] * 3}
@@ -82,39 +85,11 @@ def detector_arguments(architecture: str, size: int) -> dict:
     return {**common, "score_thresh": 0.01, "detections_per_img": 100}
 
 
-def build_detector(architecture: str, arguments: dict, weights: str | Path | None = None) -> torch.nn.Module:
-    """The detector with random weights (weights=None, weights_backbone=None), or a local weights file's
-    tensors wherever their shapes fit (e.g. a COCO-trained torchvision file: all but the class head)."""
-    if architecture in ARCHITECTURES_3D:
-        model = build_retina3d(arguments)
-    elif architecture in ARCHITECTURES_SEGMENTATION:
-        model = build_unet3d(arguments)
-    elif architecture in ARCHITECTURES:
-        model = ARCHITECTURES[architecture](weights=None, weights_backbone=None, **arguments)
-        model.transform = SliceTransform(arguments["min_size"], arguments["max_size"], arguments["image_mean"],
-                                         arguments["image_std"])
-        if FAMILIES[architecture] == "faster_rcnn":
-            model.rpn.anchor_generator = AnchorGenerator(ANCHORS[architecture], (RATIOS,) * len(ANCHORS[architecture]))
-    else:
-        raise InputError(f"Unknown detector {architecture!r}: use one of {', '.join(ALL_ARCHITECTURES)}.")
-    if weights is not None:
-        load_matching(model, weights)
+def build_slice_detector(architecture: str, arguments: dict) -> torch.nn.Module:
+    """The detector with random weights (weights=None, weights_backbone=None) from its card's `arguments`."""
+    model = ARCHITECTURES[_known(architecture)](weights=None, weights_backbone=None, **arguments)
+    model.transform = SliceTransform(arguments["min_size"], arguments["max_size"], arguments["image_mean"],
+                                     arguments["image_std"])
+    if FAMILIES[architecture] == "faster_rcnn":
+        model.rpn.anchor_generator = AnchorGenerator(ANCHORS[architecture], (RATIOS,) * len(ANCHORS[architecture]))
     return model
-
-
-def load_matching(model: torch.nn.Module, path: str | Path) -> int:
-    """Copy the tensors of a weights file whose names and shapes match; returns how many were copied."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Weights file not found: {path}.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ModelError(f"{path} is not a PyTorch weights file ({type(e).__name__}).") from None
-    state = state.get("model", state) if isinstance(state, dict) else {}
-    own = model.state_dict()
-    fitting = {k: v for k, v in state.items() if k in own and getattr(v, "shape", None) == own[k].shape}
-    if not fitting:
-        raise ModelError(f"No tensor of {path} fits this detector: give weights of the same architecture.")
-    model.load_state_dict(fitting, strict=False)
-    return len(fitting)

@@ -1,17 +1,15 @@
 """Boxes in physical space: [x0, y0, z0, x1, y1, z1] in LPS millimetres (MONAI's "xyzxyz" mode), from voxel
-masks and label maps, checked against an image, and read from / written to CSV or JSON box lists."""
+masks and label maps, checked against an image, and to and from the continuous voxel boxes of an LPS-aligned
+model grid. Shared by detection, classification and the lesion generator, so that none imports another."""
 from __future__ import annotations
 
-import csv
 import itertools
-import json
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputError
-from ..volume import Volume, write_atomic
+from .errors import InputError
+from .volume import Volume
 
 COLUMNS = ("x0", "y0", "z0", "x1", "y1", "z1")
 
@@ -42,16 +40,10 @@ def label_boxes(label: Volume) -> np.ndarray:
     """(n, 6) boxes of the connected components of a label map (each component is one lesion)."""
     numbered = components(label)
     slices = ndimage.find_objects(numbered)
-    boxes = [index_box(label, np.array([s.start for s in sl[::-1]], float), np.array([s.stop - 1 for s in sl[::-1]], float))
+    boxes = [index_box(label, np.array([s.start for s in sl[::-1]], float),
+                       np.array([s.stop - 1 for s in sl[::-1]], float))
              for sl in slices if sl is not None]
     return np.array(boxes, float).reshape(-1, 2 * label.ndim)
-
-
-def centred_grid(center: np.ndarray, size: tuple[int, ...], spacing: np.ndarray) -> Volume:
-    """An empty LPS-aligned grid of `size` voxels (x, y[, z]) at `spacing` whose centre is `center`."""
-    size, spacing = np.asarray(size), np.asarray(spacing, float)
-    origin = np.asarray(center, float) - spacing * (size - 1) / 2
-    return Volume(np.zeros(size[::-1], np.uint8), tuple(spacing), tuple(origin))
 
 
 def image_box(volume: Volume) -> np.ndarray:
@@ -83,41 +75,14 @@ def check_boxes(boxes: np.ndarray, volume: Volume, name: str = "box", allow_empt
     return boxes
 
 
-def read_boxes(path: str | Path) -> dict[str, np.ndarray]:
-    """Ground-truth boxes per image from a CSV (columns image,x0,y0,z0,x1,y1,z1) or a JSON
-    {"image": [[x0, y0, z0, x1, y1, z1], ...]}; an image may be listed with no boxes (JSON: [])."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Box list not found: {path}.")
-    if path.suffix.lower() == ".json":
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
-            raise InputError(f"{path} must hold an object mapping image names to lists of boxes.")
-        out = {str(k): np.array([b["box"] if isinstance(b, dict) else b for b in v], float).reshape(-1, 6)
-               for k, v in data.items()}
-    else:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if not rows or not {"image", *COLUMNS} <= set(rows[0]):
-            raise InputError(f"{path} needs a header image,{','.join(COLUMNS)} and one row per box.")
-        out: dict[str, list] = {}
-        for r in rows:
-            out.setdefault(r["image"], [])
-            if all(r[c] not in ("", None) for c in COLUMNS):
-                out[r["image"]].append([float(r[c]) for c in COLUMNS])
-        out = {k: np.array(v, float).reshape(-1, 6) for k, v in out.items()}
-    if not sum(len(v) for v in out.values()):
-        raise InputError(f"The box list {path} holds no boxes: give at least one box (x0 y0 z0 x1 y1 z1, LPS mm).")
-    return out
+def to_physical(boxes: np.ndarray, grid: Volume) -> np.ndarray:
+    """Continuous (x, y, z) voxel boxes (n, 6) of an LPS-aligned grid (voxel i spans [i, i+1)) to LPS mm."""
+    origin, spacing = np.asarray(grid.origin), np.asarray(grid.spacing)
+    return np.concatenate([origin + spacing * (boxes[:, :3] - 0.5), origin + spacing * (boxes[:, 3:] - 0.5)], 1)
 
 
-def write_boxes(path: str | Path, boxes: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
-    """Write {image: (boxes (n, 6), scores (n,))} as JSON (.json) or CSV (anything else)."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        data = {k: [{"box": [round(float(v), 3) for v in b], "score": round(float(s), 5)} for b, s in zip(bx, sc)]
-                for k, (bx, sc) in boxes.items()}
-        return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
-    lines = [",".join(("image", *COLUMNS, "score"))]
-    lines += [",".join([k, *(f"{v:.3f}" for v in b), f"{s:.5f}"]) for k, (bx, sc) in boxes.items() for b, s in zip(bx, sc)]
-    return write_atomic(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+def to_voxels(boxes: np.ndarray, grid: Volume) -> np.ndarray:
+    """LPS mm boxes (n, 6) to continuous (x, y, z) voxel boxes of an LPS-aligned grid: the inverse of
+    to_physical."""
+    origin, spacing = np.tile(np.asarray(grid.origin), 2), np.tile(np.asarray(grid.spacing), 2)
+    return (np.asarray(boxes, float).reshape(-1, 6) - origin) / spacing + 0.5
