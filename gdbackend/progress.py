@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 LINE_INTERVAL_S = 20.0
@@ -23,12 +24,15 @@ class ProgressBar:
         self.terminal = self.stream.isatty()
         self.start = time.perf_counter()
         self._last = 0.0 if self.terminal else self.start
+        self._finished = False
 
     def update(self, done: int, text: str = "") -> None:
         now = time.perf_counter()
         interval = 0.1 if self.terminal else LINE_INTERVAL_S
-        if now - self._last < interval and done < self.total:
-            return
+        finished = done >= self.total
+        if (now - self._last < interval and not finished) or (finished and self._finished and not self.terminal):
+            return  # off a terminal, the end is written once, however many events follow it
+        self._finished = finished
         self._last = now
         frac = min(done / self.total, 1.0)
         elapsed = now - self.start
@@ -45,3 +49,17 @@ class ProgressBar:
         if self.terminal:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def training_progress(label: str) -> Callable:
+    """An `on_event` callback for the training engine that shows its events on a ProgressBar: for runs that
+    call the library rather than a command (the demo), so that they show they are alive too."""
+    bar = ProgressBar(1, label)
+
+    def on_event(event) -> None:
+        bar.total = max(event.steps, 1)
+        loss = f" loss {event.loss:.4f}" if event.loss is not None else ""
+        bar.update(event.step, f"epoch {event.epoch}/{event.epochs}{loss}")
+        if event.step >= event.steps:
+            bar.close()
+    return on_event

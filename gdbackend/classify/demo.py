@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..progress import training_progress
 from ..train import TrainConfig
 from .metrics import classification_metrics
 from .predict import load_classifier, predict_probabilities, prepare_inputs
@@ -45,7 +46,8 @@ def run(out: Path, quick: bool) -> str:
     train, val = lesion_patches(settings["train"], seed=1), lesion_patches(settings["test"], seed=2)
     config = TrainConfig(epochs=settings["epochs"], optimizer="adam", lr=1e-3, batch_size=16, schedule="cosine",
                          monitor="auc", mode="max")
-    result, _ = train_classifier(train, val, config, work / "classifier.pt", network="resnet10", size=(32, 32, 32))
+    result, _ = train_classifier(train, val, config, work / "classifier.pt", network="resnet10", size=(32, 32, 32),
+                                 on_event=training_progress("classify train"))
     model, card = load_classifier(work / "classifier.pt")
     inputs = prepare_inputs(val, card)
     probs = predict_probabilities(model, inputs)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..progress import training_progress
 from ..train import TrainConfig
 from .data import truth_boxes
 from .metrics import detection_metrics, smaller_than
@@ -68,7 +69,8 @@ def run(out: Path, quick: bool) -> str:
     test = lesion_volumes(s["test"], seed=2, **s["lesions"])
     config = TrainConfig(epochs=s["epochs"], optimizer="adam", lr=s["lr"], batch_size=8, schedule=s["schedule"])
     result, card = train_unet_detector(train, [], config, work / "detector.pt", spacing=s["spacing"],
-                                       patch_size=s["patch"], patches_per_volume=s["patches"])
+                                       patch_size=s["patch"], patches_per_volume=s["patches"],
+                                       on_event=training_progress("detect train"))
     model = result.model.eval()
     predictions = [detect_volume(model, card, c.image) for c in test]
     truths = [truth_boxes(c) for c in test]

@@ -49,7 +49,7 @@ def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] = "af
         check_mask(moving_mask, moving, "moving mask")
     dev = choose_device(device)
     gen = generator(seed, dev)
-    iters = _iterations(iterations, levels, stages)
+    iters = _iterations(iterations, levels)
     t0 = time.perf_counter()
 
     scale = _intensity_scale(fixed, fixed_mask)
@@ -164,7 +164,7 @@ def _check_options(stages: list[str], metric: str, optimizer: str, levels: int, 
         raise InputError(f"Unknown initialisation {initialize!r}: use centers, moments or none.")
 
 
-def _iterations(iterations: int | Sequence[int] | None, levels: int, stages: list[str]) -> list[int]:
+def _iterations(iterations: int | Sequence[int] | None, levels: int) -> list[int]:
     if iterations is None:
         return [300] + [200] * (levels - 1)
     its = [int(iterations)] * levels if isinstance(iterations, (int, np.integer)) else [int(i) for i in iterations]
