@@ -58,7 +58,3 @@ class LinearTransform(nn.Module):
     def matrix(self) -> torch.Tensor:
         """Homogeneous matrix of T: fixed physical point -> moving physical point."""
         return self.init @ self.update_matrix()
-
-    def forward(self, points: torch.Tensor) -> torch.Tensor:
-        m = self.matrix()
-        return points @ m[:-1, :-1].T + m[:-1, -1]
