@@ -6,6 +6,7 @@ detect/sample.py imported lesions.py, before the shared geometry moved to gdback
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,30 @@ def test_shared_geometry_imports_no_pipeline():
             "print(sorted(m for m in sys.modules if m.startswith(('gdbackend.detect', 'gdbackend.classify'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def all_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, deferred ones included: what a module may run at some point."""
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def left_out_of_slicer() -> set[str]:
+    """The backend modules gdbackend/CMakeLists.txt keeps out of the extension (its EXCLUDE REGEX filters)."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    patterns = [p.replace("\\\\", "\\") for p in
+                re.findall(r'list\(FILTER MODULE_PYTHON_SCRIPTS EXCLUDE REGEX "([^"]+)"\)', text)]
+    return {name for name, path in MODULES.items() if any(
+        re.search(p, path.relative_to(ROOT).as_posix()) for p in patterns)}
+
+
+def test_what_slicer_gets_never_imports_the_demo_and_sample_code():
+    left_out = left_out_of_slicer()
+    assert {"gdbackend.sample_data", "gdbackend.lesions", "gdbackend.register.demo", "gdbackend.segment.sample",
+            "gdbackend.detect.sample"} <= left_out
+    assert "gdbackend.demo" not in left_out, "`gd demo` itself ships: it says where the demo runs"
+    assert all(n.rsplit(".", 1)[-1] in {"demo", "sample", "sample_data", "lesions"} for n in left_out), left_out
+    for name, path in MODULES.items():
+        if name in left_out:
+            continue
+        imported = {t for node in all_imports(ast.parse(path.read_text())) for t in targets(name, node)}
+        assert not imported & left_out, f"{name} imports {sorted(imported & left_out)}, which Slicer does not get"

@@ -1,5 +1,5 @@
 """U-Net segmentation on real T1 MRI: a short brain extraction (train on Colin27, test on ITK's T1 of
-another person) through the `gd segment` command line, plus the checks that refuse bad input."""
+another person) through the library and the `gd segment` command line, plus the checks that refuse bad input."""
 from __future__ import annotations
 
 import csv
@@ -53,7 +53,7 @@ def itk_t1() -> Case:
 
 @pytest.fixture(scope="module")
 def brain_model(module_tmp):
-    """A short brain-extraction run through `gd segment train` and `evaluate` (the full run: benchmarks)."""
+    """A short brain-extraction run through the library (the full run: benchmarks)."""
     return module_tmp, sample.brain_extraction(module_tmp, epochs=80, samples_per_case=4)
 
 
@@ -71,16 +71,23 @@ def test_short_brain_extraction_learns_and_generalises_to_another_person(brain_m
 
 
 def test_predict_writes_label_maps_on_the_input_grid(brain_model, itk_t1, tmp_path):
-    root, run = brain_model
+    _, run = brain_model
     model = run["model"]
-    out = gd("segment", "predict", "--model", model, root / "test" / "images" / "itk_t1.nii.gz",
-             "--out", tmp_path, "--device", "cpu")
+    for sub in ("images", "labels"):
+        (tmp_path / "test" / sub).mkdir(parents=True)
+    itk_t1.image.write(tmp_path / "test" / "images" / "itk_t1.nii.gz")
+    itk_t1.label.write(tmp_path / "test" / "labels" / "itk_t1.nii.gz")
+    out = gd("segment", "predict", "--model", model, tmp_path / "test" / "images" / "itk_t1.nii.gz",
+             "--out", tmp_path / "out", "--device", "cpu")
     label = Volume.read(out["outputs"][0])
     assert label.same_grid(itk_t1.image) and set(np.unique(label.array)) == {0, 1}
     # in memory, as Slicer hands volumes over: same answer, and the coronal input grid is honoured
     net, card = load_model(model)
     assert np.array_equal(predict(net, card, itk_t1.image).array, label.array)
     assert card["labels"][0]["name"] == "brain" and card["spacing"] == [2.0, 2.0, 2.0]
+    # the command line scores the files as the library scored the volumes
+    scores = gd("segment", "evaluate", "--model", model, "--data", tmp_path / "test", "--largest-component")
+    assert scores["mean"] == pytest.approx(run["test"], rel=1e-6)
 
 
 def test_metrics_match_a_direct_count_on_two_real_brain_masks():

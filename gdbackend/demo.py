@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from .errors import GDError
+
 SECTIONS = (
     "gdbackend.register.demo",
     "gdbackend.segment.demo",
@@ -29,6 +31,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _section(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if not e.name or not e.name.startswith("gdbackend"):
+            raise
+        raise GDError("The demo runs from a source checkout of SlicerGDImaging, not from the Slicer extension "
+                      "(which leaves the sample data code out): run `bash scripts/demo.sh` there.") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -43,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         t0 = time.perf_counter()
         print(f"[demo] {name} ...", flush=True)
-        parts.append(importlib.import_module(name).run(out, not args.full))
+        parts.append(_section(name).run(out, not args.full))
         timings[name] = round(time.perf_counter() - t0, 1)
         print(f"[demo] {name} done in {timings[name]} s", flush=True)
     parts += ["", "## Run times (s)", "", "```", json.dumps(timings, indent=1), "```", ""]

@@ -42,7 +42,8 @@ class ProgressBar:
             self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {frac:4.0%} {text} ETA {eta:4.0f}s ")
         else:
             detail = f" {text}" if text else ""
-            self.stream.write(f"{self.label}: {frac:.0%}{detail} ({elapsed:.0f} s, {eta:.0f} s left)\n")
+            # floored: 99.6 % is not "100%" (that is written once, at the end)
+            self.stream.write(f"{self.label}: {int(frac * 100)}%{detail} ({elapsed:.0f} s, {eta:.0f} s left)\n")
         self.stream.flush()
 
     def close(self) -> None:

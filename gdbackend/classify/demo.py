@@ -13,7 +13,7 @@ from .predict import load_classifier, predict_probabilities, prepare_inputs
 from .sample import CLASSES, lesion_patches
 from .train import train_classifier
 
-QUICK = {"train": 32, "test": 10, "epochs": 16}    # about 30 s of training on 2 cores
+QUICK = {"train": 32, "test": 10, "epochs": 10}    # about 40 s of training on 2 cores
 FULL = {"train": 96, "test": 32, "epochs": 30}
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .inference import load_model, predict
+from ..progress import training_progress
+from ..volume import Volume
 from .preprocess import model_grid
 from .sample import brain_extraction, itk_t1
 
@@ -29,12 +30,10 @@ def _loss_figure(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _overlay_figure(model_path: Path, path: Path) -> None:
+def _overlay_figure(pred: Volume, path: Path) -> None:
     """Axial, coronal and sagittal slices through the test head: truth in green, prediction in red."""
     import matplotlib.pyplot as plt
     case = itk_t1()
-    model, card = load_model(model_path)
-    pred = predict(model, card, case.image, largest_component=True)
     grid = model_grid(case.image, (1.0, 1.0, 1.0))   # 1 mm, LPS-aligned: slices look as in a viewer
     image = case.image.resample_to(grid).array
     truth, mask = (v.resample_to(grid, "nearest").array > 0 for v in (case.label, pred))
@@ -57,9 +56,9 @@ def _overlay_figure(model_path: Path, path: Path) -> None:
 def run(out: Path, quick: bool) -> str:
     work = Path(out) / "segment"
     work.mkdir(parents=True, exist_ok=True)
-    run_ = brain_extraction(work, **(QUICK if quick else FULL))
+    run_ = brain_extraction(work, **(QUICK if quick else FULL), on_event=training_progress("segment train"))
     _loss_figure(run_["history"], work / "loss.png")
-    _overlay_figure(run_["model"], work / "brain_extraction.png")
+    _overlay_figure(run_["prediction"], work / "brain_extraction.png")
     t, tr = run_["test"], run_["train"]
     return "\n".join([
         "## Segmentation: brain extraction with a 3D U-Net", "",

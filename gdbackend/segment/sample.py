@@ -2,22 +2,24 @@
 test on another person (ITK's KmeansTest_T1UCharRaw, KmeansTest_T1RawSkullStrip > 0 as brain)."""
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import shlex
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ..cli import main
 from ..sample_data import itk_example, mricron
-from ..train import load_model_file
+from ..train.options import training_config
 from ..volume import Volume
 from .data import Case
+from .inference import load_model, predict
+from .labels import parse_labels
+from .metrics import evaluate, write_csv
+from .train import train_segmentation
 
-BRAIN = [{"value": 1, "name": "brain", "color": [0.94, 0.84, 0.57]}]
+LABELS = "1:brain"
+SPACING, PATCH = 2.0, 64   # mm, voxels: the whole 2 mm head fits in a few patches, so a short run learns
 
 
 def _case(name: str, image: Path, mask: Path) -> Case:
@@ -34,37 +36,44 @@ def itk_t1() -> Case:
                  itk_example("KmeansTest_T1RawSkullStrip.nii.gz"))
 
 
-def write_folder(cases: list[Case], folder: Path) -> Path:
-    """A data folder as `gd segment` reads it: images/NAME.nii.gz and labels/NAME.nii.gz."""
-    for sub in ("images", "labels"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    for c in cases:
-        c.image.write(folder / "images" / f"{c.name}.nii.gz")
-        c.label.write(folder / "labels" / f"{c.name}.nii.gz")
-    return folder
-
-
-def brain_extraction(folder: Path, epochs: int, samples_per_case: int = 8, schedule: str = "cosine") -> dict:
-    """Train on Colin27 and evaluate on the ITK T1 through `gd segment`, as a user would; returns the
-    commands and their JSON summaries ({"commands", "train", "test", "model", "history"})."""
-    folder = Path(folder)
-    write_folder([colin27()], folder / "train")
-    write_folder([itk_t1()], folder / "test")
+def commands(folder: Path, epochs: int, samples_per_case: int, schedule: str) -> list[str]:
+    """The `gd` commands a user would type for the same run (train on folder/train, evaluate on folder/test):
+    shown in the report so that the figures can be reproduced from the command line."""
     model = folder / "brain.pt"
-    commands = [
-        ["segment", "train", "--data", folder / "train", "--labels", "1:brain", "--out", model, "--spacing", "2",
-         "--patch", "64", "--epochs", str(epochs), "--samples-per-case", str(samples_per_case),
-         "--schedule", schedule, "--val-fraction", "0", "--json"],
+    return ["gd " + shlex.join(map(str, argv)) for argv in (
+        ["segment", "train", "--data", folder / "train", "--labels", LABELS, "--out", model, "--spacing", SPACING,
+         "--patch", PATCH, "--epochs", epochs, "--samples-per-case", samples_per_case, "--schedule", schedule,
+         "--val-fraction", 0],
         ["segment", "evaluate", "--model", model, "--data", folder / "test", "--csv", folder / "scores.csv",
-         "--largest-component", "--json"]]
-    summaries = []
-    for argv in commands:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            if main([str(a) for a in argv]) != 0:
-                raise RuntimeError(f"gd {' '.join(map(str, argv))} failed")
-        summaries.append(json.loads(out.getvalue().strip().splitlines()[-1]))
-    history = load_model_file(model.with_name("brain.last.pt"), task="segment")["card"]["history"]
-    shown = [[os.path.relpath(a) if isinstance(a, Path) else a for a in argv] for argv in commands]
-    return {"commands": ["gd " + shlex.join(argv) for argv in shown], "train": summaries[0],
-            "test": summaries[1]["mean"], "model": model, "history": history}
+         "--largest-component"])]
+
+
+def brain_extraction(folder: Path, epochs: int, samples_per_case: int = 8, schedule: str = "cosine",
+                     on_event: Callable | None = None) -> dict:
+    """Train on Colin27 and evaluate on the ITK T1 through the library, as `commands()` would.
+
+    Args:
+        folder: where brain.pt, brain.last.pt and scores.csv are written.
+        epochs: training epochs; samples_per_case: random 64^3 patches per epoch.
+        schedule: learning-rate schedule ("constant", "cosine", "step").
+        on_event: the training engine's progress callback.
+
+    Returns:
+        {"commands", "train": {epochs, seconds, final_loss}, "test": metrics, "model": path,
+        "history": per-epoch records, "prediction": the test case's label map}.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path = folder / "brain.pt"
+    config = training_config({"epochs": epochs, "schedule": schedule}, "segment", None)
+    result, _ = train_segmentation([colin27()], [], parse_labels(LABELS), config, model_path, spacing=(SPACING,),
+                                   patch=(PATCH,), samples_per_case=samples_per_case, on_event=on_event)
+    model, card = load_model(model_path)
+    test = itk_t1()
+    prediction = predict(model, card, test.image, largest_component=True)
+    scores = evaluate(prediction, test.label, card["labels"])
+    write_csv([{"case": test.name, **scores}, {"case": "mean", **scores}], folder / "scores.csv")
+    train = {"epochs": len(result.history), "seconds": round(result.seconds, 1),
+             "final_loss": result.history[-1]["loss"]}
+    return {"commands": commands(Path(os.path.relpath(folder)), epochs, samples_per_case, schedule), "train": train,
+            "test": scores, "model": model_path, "history": result.history, "prediction": prediction}
