@@ -5,6 +5,8 @@ Every public name is a qSlicerApplication / qSlicerCoreApplication / QApplicatio
 """
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +29,7 @@ class Application:
         self._layoutLogic = layoutLogic  # kept alive with the application, as the layout manager keeps it
         # qSlicerCoreApplication::temporaryPath is a per-application folder inside the system's temp folder
         self.temporaryPath = tempfile.mkdtemp(prefix="Slicer-")
+        atexit.register(shutil.rmtree, self.temporaryPath, ignore_errors=True)   # a test run leaves no folders behind
         # Slicer's settings: organisation NA-MIC, INI files, so that a bare QSettings() is the user settings
         QCoreApplication.setOrganizationName("NA-MIC")
         QCoreApplication.setApplicationName(self.applicationName)

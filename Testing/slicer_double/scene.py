@@ -5,6 +5,8 @@ application logic. Colour files, terminologies and views need Slicer's installed
 slicer-core does not ship: the built-in colour tables are there, the file-based ones are not."""
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import types
 from pathlib import Path
@@ -64,5 +66,6 @@ def create():
 def _emptyHome() -> str:
     """A Slicer home folder whose share folder has no colour files (slicer-core ships none)."""
     home = Path(tempfile.mkdtemp(prefix="SlicerHome-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     (home / SHARE / "ColorFiles").mkdir(parents=True)
     return str(home)
