@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated, Optional, Union
 
 import numpy as np
+import qt
 import slicer
 import vtk
 from slicer.i18n import tr as _
@@ -18,16 +19,17 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 from gdbackend.errors import InputError
+from gdbackend.register.options import DEFAULTS, DEFORMABLE, INITIALISATIONS, MAX_LEVELS, METRICS, OPTIMIZERS
 from gdbackend.volume import Volume
-from GDImagingLib import nodes
+from GDImagingLib import nodes, settings
 from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
+from GDRegisterLib import presetchoice
 
+# the panel's choices of stage lists, each checked by RegistrationOptions like any other
 TRANSFORMS = ["rigid", "affine", "rigid,affine", "rigid,affine,bspline", "affine,dense", "translation", "similarity",
               "bspline", "dense"]
-METRICS = ["mse", "ncc", "lncc", "mi"]
-OPTIMIZERS = ["sgd", "adam", "gd"]
 DEVICES = ["auto", "cpu", "cuda"]
-DEFORMABLE = ("bspline", "dense")
+DEVICE_SETTING = "register/device"   # kept across sessions (GDImagingLib.settings)
 
 
 class GDRegister(ScriptedLoadableModule):
@@ -53,13 +55,15 @@ class GDRegisterParameterNode:
     movingVolume: slicer.vtkMRMLScalarVolumeNode
     fixedMask: slicer.vtkMRMLLabelMapVolumeNode
     movingMask: slicer.vtkMRMLLabelMapVolumeNode
+    initialTransform: slicer.vtkMRMLLinearTransformNode
+    initialize: Annotated[str, Choice(list(INITIALISATIONS))] = DEFAULTS["initialize"]
     transform: Annotated[str, Choice(TRANSFORMS)] = "rigid"
-    metric: Annotated[str, Choice(METRICS)] = "mse"
-    optimizer: Annotated[str, Choice(OPTIMIZERS)] = "sgd"
-    levels: Annotated[int, WithinRange(1, 6)] = 3
+    metric: Annotated[str, Choice(list(METRICS))] = DEFAULTS["metric"]
+    optimizer: Annotated[str, Choice(list(OPTIMIZERS))] = DEFAULTS["optimizer"]
+    levels: Annotated[int, WithinRange(1, MAX_LEVELS)] = DEFAULTS["levels"]
     iterations: Annotated[int, WithinRange(1, 10000)] = 200
     learningRate: Annotated[float, WithinRange(0.0, 100.0)] = 0.0
-    device: Annotated[str, Choice(DEVICES)] = "auto"
+    device: Annotated[str, Choice(DEVICES)] = DEFAULTS["device"]
     # Optional: empty until the first result (Slicer's wrapper refuses a None default for a union without None)
     outputTransform: Optional[Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLGridTransformNode]]
     outputVolume: slicer.vtkMRMLScalarVolumeNode
@@ -84,10 +88,14 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = GDRegisterLogic()
         self.runner = JobController(self.ui.applyButton, self.ui.progressBar, self.ui.statusLabel, _("Apply"),
-                                    chartTitle=_("Registration loss"), onFinished=self._checkCanApply)
+                                    chartTitle=_("Registration loss"), onFinished=self._checkCanApply,
+                                    log=self.ui.logTextEdit.appendPlainText)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        presetchoice.fillComboBox(self.ui.presetComboBox)
+        self.ui.presetComboBox.connect("activated(int)", self.onPresetChosen)
+        self.ui.savePresetButton.connect("clicked(bool)", self.onSavePresetButton)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -114,9 +122,12 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.fixedVolume:
-            self._parameterNode.fixedVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        parameterNode = self.logic.getParameterNode()
+        if not parameterNode.fixedVolume:   # a new scene: the user's device, as in their last session
+            parameterNode.fixedVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            device = settings.value(DEVICE_SETTING, parameterNode.device)
+            parameterNode.device = device if device in DEVICES else parameterNode.device
+        self.setParameterNode(parameterNode)
 
     def setParameterNode(self, parameterNode) -> None:
         if self._parameterNode:
@@ -127,6 +138,25 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
             self._checkCanApply()
+
+    def onPresetChosen(self, index: int) -> None:
+        name = self.ui.presetComboBox.itemData(index)
+        preset = presetchoice.presets().get(name or "")
+        if preset and self._parameterNode:
+            for key, value in presetchoice.parameterValues(preset).items():
+                setattr(self._parameterNode, key, value)
+
+    def onSavePresetButton(self) -> None:
+        title = qt.QInputDialog.getText(slicer.util.mainWindow(), _("Save preset"),
+                                        _("Name of the preset (the options shown are kept):"))
+        if title:
+            self.savePreset(title)
+
+    def savePreset(self, title: str) -> None:
+        """Keep the options shown as the user's preset `title`, listed (and chosen) from now on."""
+        with slicer.util.tryWithErrorDisplay(_("The preset was not saved."), waitCursor=True):
+            name = presetchoice.savePreset(title, presetchoice.presetOptions(self._parameterNode))
+            presetchoice.fillComboBox(self.ui.presetComboBox, name)
 
     def _checkCanApply(self, caller=None, event=None) -> None:
         p = self._parameterNode
@@ -149,9 +179,11 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDRegister"):
                 return
             p = self._parameterNode
+            settings.setValue(DEVICE_SETTING, p.device)
             captured = {"fixedVolume": p.fixedVolume, "movingVolume": p.movingVolume,
-                      "outputTransform": p.outputTransform, "outputVolume": p.outputVolume,
-                      "showResult": p.showResult}
+                        "outputTransform": p.outputTransform, "outputVolume": p.outputVolume,
+                        "showResult": p.showResult,
+                        "movingFrame": self.logic.movingFrame(p.movingVolume, p.outputTransform, p.initialTransform)}
             spec = self.logic.prepareJob(p.fixedVolume, p.movingVolume, fixedMask=p.fixedMask,
                                          movingMask=p.movingMask, resample=p.outputVolume is not None,
                                          outputTransform=p.outputTransform,
@@ -179,50 +211,73 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def optionsFromParameterNode(p) -> dict:
         return {"transform": p.transform, "metric": p.metric, "optimizer": p.optimizer, "levels": p.levels,
-                "iterations": p.iterations, "learningRate": p.learningRate, "device": p.device}
+                "iterations": p.iterations, "learningRate": p.learningRate, "device": p.device,
+                "initialize": p.initialize, "initialTransform": p.initialTransform}
+
+    @staticmethod
+    def movingFrame(movingVolume, outputTransform=None, initialTransform=None) -> np.ndarray:
+        """4x4 RAS matrix from the moving volume's own frame to the frame it is registered in: the world as the
+        views show it (through its parent transforms), except under `outputTransform` itself (a run again: its
+        own frame); a linear `initialTransform` on top, unless the volume is already under it."""
+        parent = movingVolume.GetParentTransformNode()
+        frame = np.eye(4) if parent in (None, outputTransform) else nodes.toWorldMatrix(movingVolume)
+        if initialTransform is not None and not _isAncestor(initialTransform, movingVolume):
+            matrix = vtk.vtkMatrix4x4()
+            initialTransform.GetMatrixTransformToWorld(matrix)
+            frame = slicer.util.arrayFromVTKMatrix(matrix) @ frame
+        return frame
 
     def prepareJob(self, fixedVolume, movingVolume, fixedMask=None, movingMask=None, resample: bool = False,
-                   transform: str = "rigid", metric: str = "mse", optimizer: str = "sgd", levels: int = 3,
-                   iterations: int = 200, learningRate: float = 0.0, device: str = "auto", outputTransform=None,
-                   **backendOptions) -> Path:
+                   transform: str = "rigid", metric: str = DEFAULTS["metric"],
+                   optimizer: str = DEFAULTS["optimizer"], levels: int = DEFAULTS["levels"], iterations: int = 200,
+                   learningRate: float = 0.0, device: str = DEFAULTS["device"], outputTransform=None,
+                   initialTransform=None, **backendOptions) -> Path:
         """Write the inputs and a job spec into a new temporary folder; returns the spec path.
 
         The images are registered as the views show them, through their (linear) parent transforms, except a
-        moving volume under `outputTransform` itself (a run again), which starts from its own frame.
+        moving volume under `outputTransform` itself (a run again), which starts from its own frame. A linear
+        `initialTransform` places the moving volume (and its mask) before the registration starts, which then
+        starts from it (`initialize` none).
         """
         stages = [s for s in transform.split(",") if s]
         options = {"transform": stages, "metric": metric, "optimizer": optimizer, "levels": levels,
                    "iterations": iterations, "device": device, **backendOptions}
         if learningRate > 0:
             options["learning_rate"] = learningRate
-        deformable = stages[-1] in DEFORMABLE
-        rerun = outputTransform is not None and movingVolume.GetParentTransformNode() == outputTransform
-        if deformable and movingVolume.GetParentTransformNode() is not None and not rerun:
-            raise InputError(f"{movingVolume.GetName()} is under the transform "
-                             f"{movingVolume.GetParentTransformNode().GetName()}: a deformable result cannot be "
-                             "combined with it. Harden it first (Transforms module, Harden transform), or register "
-                             "with a linear transform.")
-        outputs = {"transform": "transform.h5" if deformable else "transform.tfm"}
+        if initialTransform is not None:
+            options["initialize"] = "none"
+        frame = self.movingFrame(movingVolume, outputTransform, initialTransform)
+        parent = movingVolume.GetParentTransformNode()
+        placed = initialTransform or (parent if parent not in (None, outputTransform) else None)
+        if stages[-1] in DEFORMABLE and placed is not None:
+            raise InputError(f"{movingVolume.GetName()} is placed by the transform {placed.GetName()}: a deformable "
+                             "result cannot be combined with it. Harden it first (Transforms module, Harden "
+                             "transform), choose no initial transform, or register with linear stages only.")
+        outputs = {"transform": "transform.h5" if stages[-1] in DEFORMABLE else "transform.tfm"}
         if resample:
             outputs["image"] = f"resampled{IMAGE_SUFFIX}"
-        inputs = {"fixed": fixedVolume, "moving": movingVolume, "fixed_mask": fixedMask, "moving_mask": movingMask}
-        world = {"fixed", "fixed_mask"} | (set() if rerun else {"moving", "moving_mask"})
-        return writeSpec(jobFolder("register"), "register", inputs, options, outputs, worldInputs=world)
+        folder = jobFolder("register")
+        moving = {key: str(nodes.volumeFromNode(node, frame=frame).write(folder / f"{key}{IMAGE_SUFFIX}"))
+                  for key, node in (("moving", movingVolume), ("moving_mask", movingMask)) if node}
+        return writeSpec(folder, "register", {"fixed": fixedVolume, "fixed_mask": fixedMask}, options, outputs,
+                         inputFiles=moving, worldInputs={"fixed", "fixed_mask"})
 
     def applyResult(self, result: dict, fixedVolume, movingVolume, outputTransform=None, outputVolume=None,
-                    showResult: bool = True):
+                    showResult: bool = True, movingFrame: np.ndarray | None = None):
         """Put a finished job's transform (and resampled image) into the scene; returns the transform node.
 
-        The transform maps the fixed volume's world onto the moving volume as it was registered: a linear
-        transform the moving volume was under is composed into it, so the moving volume goes under the result
-        alone and its earlier transform node is left as it was. The moving volume is placed last, once
-        everything else has loaded.
+        The transform maps the fixed volume's world onto the moving volume as it was registered: the frame it
+        was registered in (`movingFrame`, see movingFrame(); by default as the scene places it now), a linear
+        transform it was under and an initial transform included, is composed into it, so the moving volume
+        goes under the result alone and the earlier transform nodes are left as they were. The moving volume is
+        placed last, once everything else has loaded; the views then show the fixed volume with the result
+        over it.
         """
         path = Path(result["outputs"]["transform"])
         name = slicer.mrmlScene.GenerateUniqueName(f"{movingVolume.GetName()} to {fixedVolume.GetName()}")
-        earlier = movingVolume.GetParentTransformNode()
-        toMovingFrame = np.eye(4) if earlier in (None, outputTransform) else np.linalg.inv(
-            nodes.toWorldMatrix(movingVolume))
+        if movingFrame is None:
+            movingFrame = self.movingFrame(movingVolume, outputTransform)
+        toMovingFrame = np.linalg.inv(movingFrame)
         if path.suffix == ".tfm":
             node = nodes.transformNodeOfClass(outputTransform, "vtkMRMLLinearTransformNode", name)
             nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path), toMovingFrame)
@@ -235,14 +290,28 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
             outputVolume.SetAndObserveTransformNodeID(None)  # it lies on the fixed volume's world grid
         if showResult:
             movingVolume.SetAndObserveTransformNodeID(node.GetID())
+            slicer.util.setSliceViewerLayers(background=fixedVolume, foreground=outputVolume or movingVolume,
+                                             foregroundOpacity=0.5, fit=True)
         return node
 
     def register(self, fixedVolume, movingVolume, outputTransform=None, outputVolume=None, showResult: bool = True,
                  progress=None, **options):
         """Synchronous registration in this process (console, tests); returns the transform node."""
-        spec = self.prepareJob(fixedVolume, movingVolume, resample=outputVolume is not None, **options)
+        frame = self.movingFrame(movingVolume, outputTransform, options.get("initialTransform"))
+        spec = self.prepareJob(fixedVolume, movingVolume, resample=outputVolume is not None,
+                               outputTransform=outputTransform, **options)
         return runJobHere(spec, lambda result: self.applyResult(result, fixedVolume, movingVolume, outputTransform,
-                                                                outputVolume, showResult), progress)
+                                                                outputVolume, showResult, frame), progress)
+
+
+def _isAncestor(transformNode, node) -> bool:
+    """Whether `node` is under `transformNode`, directly or through other transforms."""
+    parent = node.GetParentTransformNode()
+    while parent is not None:
+        if parent == transformNode:
+            return True
+        parent = parent.GetParentTransformNode()
+    return False
 
 
 class GDRegisterTest(ScriptedLoadableModuleTest):

@@ -1,7 +1,7 @@
 """GDSegment: U-Net segmentation (train, predict, evaluate), ResNet classification and lesion detection
-on volume nodes, computed by gdbackend in a background process."""
+on volume nodes, computed by gdbackend in a background process. The computations are in
+GDImagingLib.segmentlogic; this file is the panel."""
 
-import csv
 from pathlib import Path
 from typing import Annotated
 
@@ -13,27 +13,20 @@ from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
-    ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
 
-from gdbackend.train.options import OPTIMIZERS, defaults
-from gdbackend.volume import LPS_TO_RAS, Volume
-from GDImagingLib import nodes, results
-from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
+from gdbackend.train.options import OPTIMIZERS
+from GDImagingLib import segmentpanel, settings, views
+from GDImagingLib.jobs import startJob
+from GDImagingLib.segmentlogic import TRAIN_TASKS, TRAINING, SegmentationLogic, roiToLPSBox  # noqa: F401
 
 NETWORKS = ["unet", "basicunet", "segresnet"]
-TRAINING = defaults("segment")
-# shown in the panel -> job task
-TRAIN_TASKS = {"segmentation": "segment", "lesion detection": "detect", "classification": "classify"}
 DEVICES = ["auto", "cpu", "cuda"]
-
-
-def _given(path) -> Path | None:
-    """A path field of the parameter node, or None when it is empty."""
-    return Path(path) if path is not None and str(path) not in ("", ".") else None
+PREDICTIONS, _given = segmentpanel.PREDICTIONS, segmentpanel.given
+SETTINGS_APPLIED = "GDImaging.settingsApplied"  # parameter node attribute: it started from the user's settings
 
 
 class GDSegment(ScriptedLoadableModule):
@@ -57,10 +50,12 @@ class GDSegment(ScriptedLoadableModule):
 @parameterNodeWrapper
 class GDSegmentParameterNode:
     segmentVolume: slicer.vtkMRMLScalarVolumeNode
+    segmentAllVolumes: bool = False
     segmentModel: Path
     segmentOutput: slicer.vtkMRMLSegmentationNode
     segmentReference: slicer.vtkMRMLSegmentationNode
     segmentTable: slicer.vtkMRMLTableNode
+    segmentDevice: Annotated[str, Choice(DEVICES)] = "auto"
     trainVolume: slicer.vtkMRMLScalarVolumeNode
     trainSegmentation: slicer.vtkMRMLSegmentationNode
     trainFolder: Path
@@ -73,13 +68,17 @@ class GDSegmentParameterNode:
     trainDevice: Annotated[str, Choice(DEVICES)] = "auto"
     trainOutput: Path
     classifyVolume: slicer.vtkMRMLScalarVolumeNode
+    classifyAllVolumes: bool = False
     classifyRoi: slicer.vtkMRMLMarkupsROINode
     classifyModel: Path
     classifyTable: slicer.vtkMRMLTableNode
+    classifyDevice: Annotated[str, Choice(DEVICES)] = "auto"
     detectVolume: slicer.vtkMRMLScalarVolumeNode
+    detectAllVolumes: bool = False
     detectModel: Path
     detectThreshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
     detectTable: slicer.vtkMRMLTableNode
+    detectDevice: Annotated[str, Choice(DEVICES)] = "auto"
 
 
 # each panel section: its parameters' name prefixes (the widgets locked while its job runs), button text, chart
@@ -87,6 +86,9 @@ SECTIONS = {"segment": (("segment",), _("Segment"), None),
             "train": (("train", "network", "epochs"), _("Train"), _("Training loss")),
             "classify": (("classify",), _("Classify"), None),
             "detect": (("detect",), _("Detect"), None)}
+# the widgets of a section that no parameter names, locked with it
+UNBOUND = {"segment": ("segmentModelComboBox", "importModelButton"), "classify": ("classifyModelComboBox",
+           "classifyImportButton"), "detect": ("detectModelComboBox", "detectImportButton"), "train": ()}
 
 
 class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -96,9 +98,10 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self.runners = {}
+        self.runners, self.models, self.batches = {}, {}, {}
 
     def setup(self) -> None:
+        from GDImagingLib.modelpanel import ModelSelector
         from GDImagingLib.running import JobController
         ScriptedLoadableModuleWidget.setup(self)
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/GDSegment.ui"))
@@ -107,43 +110,84 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = GDSegmentLogic()
         for name, (_prefixes, text, chart) in SECTIONS.items():
-            self.runners[name] = JobController(self._button(name), getattr(self.ui, f"{name}ProgressBar"),
-                                               getattr(self.ui, f"{name}StatusLabel"), text, chart,
-                                               onFinished=self._updateButtons)
+            self.runners[name] = JobController(self._button(name), self._ui(name, "ProgressBar"),
+                                               self._ui(name, "StatusLabel"), text, chart,
+                                               onFinished=lambda n=name: self._onJobFinished(n), log=self._logger(name))
             self._button(name).connect("clicked(bool)", lambda checked, n=name: self.onButton(n))
+        for name in PREDICTIONS:
+            self.models[name] = ModelSelector(
+                name, name, self._ui(name, "ModelComboBox"), self._ui(name, "ModelInfoLabel"),
+                self._ui(name, "DownloadButton"), self._ui(name, "ProgressBar"), self._ui(name, "StatusLabel"),
+                onChosen=lambda path, n=name: self._setIfOpen(**{f"{n}Model": path or Path()}),
+                prepareDownload=self.logic.prepareDownload, onChanged=self._updateButtons, log=self._logger(name))
         self.ui.importModelButton.connect("clicked(bool)", lambda checked: self.onImportModel())
+        self.ui.classifyImportButton.connect("clicked(bool)", lambda checked: self.onImportModel("classify"))
+        self.ui.detectImportButton.connect("clicked(bool)", lambda checked: self.onImportModel("detect"))
+        self._addBundleMenu()
+        self.ui.detectTableView.connect("clicked(QModelIndex)", lambda index: self.onDetectRowClicked(index.row()))
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.initializeParameterNode()
 
+    def _ui(self, section: str, suffix: str):
+        return getattr(self.ui, f"{section}{suffix}")
+
     def _button(self, section: str):
-        return getattr(self.ui, f"{section}Button")
+        return self._ui(section, "Button")
+
+    def _addBundleMenu(self) -> None:
+        """Import... takes a model file; its menu also takes a MONAI bundle folder, used where it is."""
+        import qt
+        menu = qt.QMenu(self.ui.importModelButton)
+        menu.addAction(_("A MONAI bundle folder...")).triggered.connect(lambda checked=False: self.onImportBundle())
+        self.ui.importModelButton.setMenu(menu)
+        self.ui.importModelButton.setPopupMode(qt.QToolButton.MenuButtonPopup)
+
+    def _logger(self, section: str):
+        """The log pane's feed for a section's jobs: every line says which section it comes from."""
+        return lambda text: self.ui.logTextEdit.appendPlainText(f"[{SECTIONS[section][1]}] {text}")
 
     def _sectionWidgets(self, section: str) -> list:
         """The widgets of a section's options, locked while its job runs (its inputs were fixed at the start)."""
         prefixes = SECTIONS[section][0]
         widgets = [w for w in vars(self.ui).values() if hasattr(w, "property")
                    and str(w.property("SlicerParameterName") or "").startswith(prefixes)]
-        return widgets + ([self.ui.importModelButton] if section == "segment" else [])
+        return widgets + [getattr(self.ui, name) for name in UNBOUND[section]]
 
-    def onImportModel(self) -> None:
-        """Choose a model file; once checked and copied into the model cache, it becomes the Segment model."""
+    def onImportModel(self, section: str = "segment") -> None:
+        """Choose a model file; once checked and copied into the model cache, it becomes the section's model."""
         import qt
 
         from GDImagingLib.dependencies import ensureDependencies
         from GDImagingLib.models import MODEL_FILTER
-        path = qt.QFileDialog.getOpenFileName(self.parent, _("Import a segmentation model"), "", _(MODEL_FILTER))
+        path = qt.QFileDialog.getOpenFileName(self.parent, _("Import a model"), settings.value("folders/models"),
+                                              _(MODEL_FILTER))
         if not path:
             return
+        settings.setValue("folders/models", str(Path(path).parent))
         with slicer.util.tryWithErrorDisplay(_("Could not import the model."), waitCursor=True):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDSegment"):
                 return  # checking a model file needs torch: never import it before the user has it
-            self._parameterNode.segmentModel = self.logic.importModel(path)
-            self.ui.segmentStatusLabel.setText(_("Imported {name} into the model cache.").format(
-                name=self._parameterNode.segmentModel.name))
+            model = self.logic.importModel(path, section)
+            self._setIfOpen(**{f"{section}Model": model})
+            self._ui(section, "StatusLabel").setText(_("Imported {name} into the model cache.").format(
+                name=model.name))
+
+    def onImportBundle(self) -> None:
+        """Use a MONAI bundle folder (configs/ and models/) as the Segment model, where it is."""
+        from GDImagingLib.modelpanel import chooseBundleFolder
+        folder = chooseBundleFolder(self.parent)
+        if folder is not None:
+            self._setIfOpen(segmentModel=folder)
+
+    def onDetectRowClicked(self, row: int) -> None:
+        """Centre the slice views on the lesion of a detections table row."""
+        roi = views.rowNode(self.ui.detectTableView.mrmlTableNode(), row)
+        if roi is not None:
+            views.jumpToRoi(roi)
 
     def cleanup(self) -> None:
-        for runner in self.runners.values():
+        for runner in [*self.runners.values(), *(m.runner for m in self.models.values())]:
             runner.cancel()
         self.setParameterNode(None)  # the panel's widgets go with the module: unbind them from the node
         self.removeObservers()
@@ -173,11 +217,23 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
+        """The scene's parameters and the first volume as input. A new parameter node starts from the user's
+        settings of earlier sessions (devices, training folder); a saved scene keeps its own."""
+        p = self.logic.getParameterNode()
+        if not p.parameterNode.GetAttribute(SETTINGS_APPLIED):
+            p.parameterNode.SetAttribute(SETTINGS_APPLIED, "1")
+            for name in SECTIONS:
+                device = settings.value(f"{name}/device", getattr(p, f"{name}Device"))
+                setattr(p, f"{name}Device", device if device in DEVICES else "auto")
+            if not _given(p.trainFolder) and settings.value("train/folder"):
+                p.trainFolder = Path(settings.value("train/folder"))
         first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
         for field in ("segmentVolume", "classifyVolume", "detectVolume"):
-            if not getattr(self._parameterNode, field):
-                setattr(self._parameterNode, field, first)
+            if not getattr(p, field):
+                setattr(p, field, first)
+        self.setParameterNode(p)
+        for name, selector in self.models.items():
+            selector.refresh(_given(getattr(p, f"{name}Model")))
 
     def setParameterNode(self, parameterNode) -> None:
         if self._parameterNode:
@@ -190,40 +246,75 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._updateButtons()
 
     def _updateButtons(self, caller=None, event=None) -> None:
-        """Each section runs its own job: its button starts it when its inputs are set, and cancels it meanwhile."""
+        """Each section runs its own job: its button starts it when its inputs are set (otherwise the reason is
+        shown under it and as its tooltip), and cancels it meanwhile. The result views and settings follow."""
         p = self._parameterNode
-        fromScene = bool(p and p.trainVolume and p.trainSegmentation and TRAIN_TASKS[p.trainTask] != "classify")
-        ready = {"segment": bool(p and p.segmentVolume and _given(p.segmentModel)),
-                 "train": bool(p and _given(p.trainOutput) and (_given(p.trainFolder) or fromScene)),
-                 "classify": bool(p and p.classifyVolume and _given(p.classifyModel)),
-                 "detect": bool(p and p.detectVolume and _given(p.detectModel))}
+        reasons = segmentpanel.reasons(p, {name: selector.current.name for name, selector in self.models.items()
+                                           if selector.current and selector.current.needsDownload})
         for name, runner in self.runners.items():
-            self._button(name).setEnabled(runner.running or ready[name])
+            busy = runner.running or bool(self.batches.get(name) and self.batches[name].running)
+            reason = "" if busy else reasons[name]
+            self._button(name).setEnabled(busy or not reason)
+            self._button(name).setToolTip(reason)
+            self._ui(name, "ReasonLabel").setText(reason)
+            self._ui(name, "ReasonLabel").setVisible(bool(reason))
+        if p is None:
+            return
+        for name in PREDICTIONS:
+            self.models[name].showPath(_given(getattr(p, f"{name}Model")))
+            table = getattr(p, f"{name}Table")
+            self._ui(name, "TableView").setMRMLTableNode(table)
+            self._ui(name, "TableView").setVisible(bool(table and table.GetNumberOfRows()))
+        self.ui.segmentShow3DButton.setSegmentationNode(p.segmentOutput)
+        for name in SECTIONS:
+            settings.setValue(f"{name}/device", getattr(p, f"{name}Device"))
+        if _given(p.trainFolder):
+            settings.setValue("train/folder", str(p.trainFolder))
 
     def onButton(self, name: str) -> None:
+        """Start the section's job (on every volume of the scene, one after another, when asked), or cancel it
+        while it runs: a batch then starts no more."""
         runner = self.runners[name]
         if runner.running:
             runner.cancel()
             return
+        from GDImagingLib.batch import Batch, sceneVolumes
         from GDImagingLib.dependencies import ensureDependencies
+        p = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Failed to start the computation."), waitCursor=True):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDSegment"):
                 return
-            spec, apply, keep = getattr(self, f"_{name}Job")(self._parameterNode)
-            runner.start(startJob(spec), apply, lock=self._sectionWidgets(name), keep=keep)
+            if name in PREDICTIONS and getattr(p, f"{name}AllVolumes"):
+                self.batches[name] = Batch(runner, sceneVolumes(), lambda volume: self._start(name, volume, True))
+                self.batches[name].start()
+            else:
+                self._start(name, getattr(p, f"{name}Volume", None), False)
         self._updateButtons()
 
-    # Each _<section>Job: (spec, how to apply the result, the user's nodes it fills), all fixed now.
-    def _segmentJob(self, p):
-        volume, output, table = p.segmentVolume, p.segmentOutput, p.segmentTable
-        spec = self.logic.prepareSegmentation(volume, p.segmentModel, p.segmentReference)
+    def _start(self, name: str, volume, batch: bool) -> None:
+        spec, apply, keep = getattr(self, f"_{name}Job")(self._parameterNode, volume, batch)
+        self.runners[name].start(startJob(spec), apply, lock=self._sectionWidgets(name), keep=keep)
+
+    def _onJobFinished(self, name: str) -> None:
+        batch = self.batches.get(name)
+        if batch is not None and not batch.advance():
+            del self.batches[name]
+        self._updateButtons()
+
+    # Each _<section>Job: (spec, how to apply the result, the user's nodes it fills), all fixed now. In a batch
+    # every result goes into new nodes named after its volume.
+    def _segmentJob(self, p, volume, batch: bool):
+        output, table, reference = (None, None, None) if batch else (p.segmentOutput, p.segmentTable,
+                                                                     p.segmentReference)
+        spec = self.logic.prepareSegmentation(volume, p.segmentModel, reference, p.segmentDevice)
 
         def apply(result):
             segmentation, metrics = self.logic.applySegmentation(result, volume, output, table)
-            self._setIfOpen(segmentOutput=segmentation, segmentTable=metrics)
+            if not batch:
+                self._setIfOpen(segmentOutput=segmentation, segmentTable=metrics)
         return spec, apply, [output, table]
 
-    def _trainJob(self, p):
+    def _trainJob(self, p, volume, batch: bool):
         task = TRAIN_TASKS[p.trainTask]
         spec = self.logic.prepareTraining(p.trainOutput, p.trainVolume, p.trainSegmentation, _given(p.trainFolder),
                                           task=task, network=p.network, optimizer=p.trainOptimizer,
@@ -231,17 +322,28 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         # the new model becomes the model of the section it was trained for (Segment, Classify or Detect)
         return spec, lambda result: self._setIfOpen(**{f"{task}Model": Path(result["outputs"]["model"])}), []
 
-    def _classifyJob(self, p):
-        table = p.classifyTable
-        spec = self.logic.prepareClassification(p.classifyVolume, p.classifyModel, p.classifyRoi)
-        return spec, lambda result: self._setIfOpen(classifyTable=self.logic.applyClassification(result, table)), [
-            table]
+    def _classifyJob(self, p, volume, batch: bool):
+        table, roi = (None, None) if batch else (p.classifyTable, p.classifyRoi)
+        spec = self.logic.prepareClassification(volume, p.classifyModel, roi, p.classifyDevice)
 
-    def _detectJob(self, p):
-        volume, table = p.detectVolume, p.detectTable
-        spec = self.logic.prepareDetection(volume, p.detectModel, p.detectThreshold)
-        return spec, lambda result: self._setIfOpen(
-            detectTable=self.logic.applyDetection(result, table, volume)[1]), [table]
+        def apply(result) -> str:
+            filled = self.logic.applyClassification(result, table, volume)
+            if not batch:
+                self._setIfOpen(classifyTable=filled)
+            top = views.topClass(filled)
+            return _("Top class: {name} ({p:.2f}).").format(name=top[0], p=top[1]) if top else ""
+        return spec, apply, [table]
+
+    def _detectJob(self, p, volume, batch: bool):
+        table = None if batch else p.detectTable
+        spec = self.logic.prepareDetection(volume, p.detectModel, p.detectThreshold, p.detectDevice)
+
+        def apply(result) -> str:
+            rois, filled = self.logic.applyDetection(result, table, volume)
+            if not batch:
+                self._setIfOpen(detectTable=filled)
+            return _("{n} lesion(s): click a row of the table to see one.").format(n=len(rois))
+        return spec, apply, [table]
 
     def _setIfOpen(self, **values) -> None:
         """Results into the panel's fields (a training may end after the scene it started in was closed)."""
@@ -250,145 +352,12 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 setattr(self._parameterNode, field, value)
 
 
-class GDSegmentLogic(ScriptedLoadableModuleLogic):
-    """Segmentation, classification and detection of volume nodes, usable from the Python console:
-
-        logic = GDSegmentLogic()
-        segmentationNode, table = logic.segment(volumeNode, "brain.pt")
-        modelPath = logic.train("brain.pt", volumeNode, segmentationNode, epochs=20)
-        detector = logic.train("lesions.pt", volumeNode, lesionSegmentationNode, task="detect", epochs=40)
-        roiNodes, table = logic.detect(volumeNode, detector)
-    """
+class GDSegmentLogic(SegmentationLogic):
+    """Segmentation, classification and detection of volume nodes (GDImagingLib.segmentlogic), with the panel's
+    parameter node."""
 
     def getParameterNode(self):
         return GDSegmentParameterNode(super().getParameterNode())
-
-    def importModel(self, path, task: str = "segment") -> Path:
-        """Check a local model file and copy it into the model cache; returns the cached file."""
-        from GDImagingLib.models import importModelFile
-        return importModelFile(path, task)
-
-    # ---------------------------------------------------------------- segment
-    def prepareSegmentation(self, volume, model, reference=None, device: str = "auto") -> Path:
-        folder = jobFolder("segment")
-        options, referenceFiles = {"device": device}, {}
-        if reference is not None:
-            labels, names = results.labelsFromSegmentation(reference, volume)
-            referenceFiles["reference"] = labels.write(folder / f"reference{IMAGE_SUFFIX}")
-            options["reference_labels"] = names
-        return writeSpec(folder, "segment.predict", {"image": volume}, options, {"labels": f"labels{IMAGE_SUFFIX}"},
-                         {"model": model, **referenceFiles})
-
-    def applySegmentation(self, result: dict, volume, segmentation=None, table=None):
-        """(segmentation node with the model's named, coloured segments, metrics table or None)."""
-        summary = result["summary"]
-        segmentation = segmentation or slicer.mrmlScene.AddNewNodeByClass(
-            "vtkMRMLSegmentationNode", slicer.mrmlScene.GenerateUniqueName(f"{volume.GetName()} segmentation"))
-        results.updateSegmentationFromLabels(segmentation, Volume.read(result["outputs"]["labels"]),
-                                             summary["labels"], volume)
-        nodes.placeUnder(segmentation, volume)  # computed in the volume's frame: it follows the volume
-        if "metrics" not in summary:
-            return segmentation, table
-        m = summary["metrics"]
-        rows = [{"segment": lb["name"], "Dice": m[f"dice_{lb['name']}"], "IoU": m[f"iou_{lb['name']}"],
-                 "HD95 (mm)": m[f"hd95_{lb['name']}"]} for lb in summary["labels"]]
-        rows.append({"segment": "mean", "Dice": m["dice"], "IoU": m["iou"], "HD95 (mm)": m["hd95"]})
-        return segmentation, results.updateTableFromRows(table, rows)
-
-    def segment(self, volume, model, segmentation=None, reference=None, table=None, device: str = "auto",
-                progress=None):
-        """Synchronous segmentation in this process; returns (segmentation node, metrics table or None)."""
-        spec = self.prepareSegmentation(volume, model, reference, device)
-        return runJobHere(spec, lambda result: self.applySegmentation(result, volume, segmentation, table),
-                          progress)
-
-    # ---------------------------------------------------------------- train
-    def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, task: str = "segment",
-                        network: str = "unet", optimizer: str = TRAINING["optimizer"], epochs: int = TRAINING["epochs"],
-                        learningRate: float = TRAINING["lr"],
-                        device: str = "auto", **backendOptions) -> Path:
-        """Train on a volume + segmentation of the scene, or on a folder of images/ and labels/: a segmentation
-        model (task "segment": the segments are its classes, `network` its U-Net) or a lesion detector (task
-        "detect": every connected region of any segment is a lesion; a 3D U-Net unless `architecture` is given).
-        A classifier (task "classify") learns from `folder` only: one sub-folder of images per class, or a CSV
-        path,label."""
-        if task not in TRAIN_TASKS.values():
-            raise ValueError(f"Unknown task {task!r}: use one of {', '.join(TRAIN_TASKS.values())}.")
-        if task == "classify" and not folder:
-            raise ValueError("A classifier learns from files: choose a folder with one sub-folder of images per "
-                             "class (or give a CSV with columns path,label).")
-        job = jobFolder("train")
-        options = {"optimizer": optimizer, "epochs": epochs, "lr": learningRate, "device": device,
-                   **({"network": network} if task == "segment" else {}), **backendOptions}
-        files = {}
-        if segmentation is not None and volume is not None:
-            labels, names = results.labelsFromSegmentation(segmentation, volume)
-            files["label"] = labels.write(job / f"label{IMAGE_SUFFIX}")
-            if task == "segment":
-                options["labels"] = names
-        if folder:
-            options["data"] = str(folder)
-            if task == "segment":
-                options.setdefault("labels", "1:foreground")
-        inputs = {} if folder else {"image": volume}
-        return writeSpec(job, f"{task}.train", inputs, options, {"model": str(Path(modelPath).resolve())}, files)
-
-    def train(self, modelPath, volume=None, segmentation=None, folder=None, progress=None, **options) -> Path:
-        """Synchronous training in this process; returns the model file."""
-        spec = self.prepareTraining(modelPath, volume, segmentation, folder, **options)
-        return runJobHere(spec, lambda result: Path(result["outputs"]["model"]), progress)
-
-    # ---------------------------------------------------------------- classify
-    def prepareClassification(self, volume, model, roi=None, device: str = "auto") -> Path:
-        options = {"device": device}
-        if roi is not None:
-            options["box"] = roiToLPSBox(roi, volume)
-        return writeSpec(jobFolder("classify"), "classify.predict", {"image": volume}, options,
-                         {"probabilities": "probabilities.csv"}, {"model": model})
-
-    def applyClassification(self, result: dict, table=None):
-        with open(result["outputs"]["probabilities"], newline="") as f:
-            rows = [{"class": r["class"], "probability": float(r["probability"])} for r in csv.DictReader(f)]
-        return results.updateTableFromRows(table, rows)
-
-    def classify(self, volume, model, roi=None, table=None, device: str = "auto", progress=None):
-        """Synchronous classification in this process; returns the table of class probabilities."""
-        spec = self.prepareClassification(volume, model, roi, device)
-        return runJobHere(spec, lambda result: self.applyClassification(result, table), progress)
-
-    # ---------------------------------------------------------------- detect
-    def prepareDetection(self, volume, model, threshold: float = 0.5, device: str = "auto") -> Path:
-        return writeSpec(jobFolder("detect"), "detect.predict", {"image": volume},
-                         {"device": device, "threshold": threshold}, {"boxes": "boxes.csv"}, {"model": model})
-
-    def applyDetection(self, result: dict, table=None, volume=None):
-        """(one ROI node per detected box, table of scores, centres and sizes in RAS of the volume's frame); the
-        ROIs go under the volume's parent transform, as the boxes were found in its frame."""
-        boxes = result["summary"]["boxes"]
-        rois = results.roisFromBoxes(boxes)
-        for roi in rois if volume is not None else ():
-            nodes.placeUnder(roi, volume)
-        rows = [{"name": roi.GetName(), "score": box["score"],
-                 **{f"center {a} (mm)": c for a, c in zip("RAS", roi.GetCenter())},
-                 **{f"size {a} (mm)": s for a, s in zip("RAS", roi.GetSize())}} for roi, box in zip(rois, boxes)]
-        return rois, results.updateTableFromRows(table, rows)
-
-    def detect(self, volume, model, threshold: float = 0.5, table=None, device: str = "auto", progress=None):
-        """Synchronous detection in this process; returns (ROI nodes, table)."""
-        spec = self.prepareDetection(volume, model, threshold, device)
-        return runJobHere(spec, lambda result: self.applyDetection(result, table, volume), progress)
-
-
-def roiToLPSBox(roi, volume=None) -> list[float]:
-    """An ROI node's box as [x0, y0, z0, x1, y1, z1] in LPS mm of the volume's frame (the box around the ROI's
-    corners, through the transforms between the ROI and the volume)."""
-    center, size = np.array(roi.GetCenter()), np.array(roi.GetSize())
-    offsets = np.array(list(np.ndindex(2, 2, 2))) - 0.5
-    corners = np.c_[center + offsets * size, np.ones(8)]
-    if volume is not None:
-        corners = corners @ (np.linalg.inv(nodes.toWorldMatrix(volume)) @ nodes.toWorldMatrix(roi)).T
-    lps = corners[:, :3] * LPS_TO_RAS.diagonal()[:3]
-    return [*lps.min(axis=0), *lps.max(axis=0)]
 
 
 class GDSegmentTest(ScriptedLoadableModuleTest):

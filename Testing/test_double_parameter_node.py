@@ -204,6 +204,8 @@ def register(slicer, pnw):
         movingVolume: slicer.vtkMRMLScalarVolumeNode
         fixedMask: slicer.vtkMRMLLabelMapVolumeNode
         movingMask: slicer.vtkMRMLLabelMapVolumeNode
+        initialTransform: slicer.vtkMRMLLinearTransformNode
+        initialize: Annotated[str, pnw.Choice(["centers", "moments", "none"])] = "centers"
         transform: Annotated[str, pnw.Choice(TRANSFORMS)] = "rigid"
         metric: Annotated[str, pnw.Choice(["mse", "ncc", "lncc", "mi"])] = "mse"
         optimizer: Annotated[str, pnw.Choice(["sgd", "adam", "gd"])] = "sgd"

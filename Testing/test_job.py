@@ -127,7 +127,8 @@ def test_every_registered_job_kind_resolves_to_a_backend_function():
     for name, kind in KINDS.items():
         function = kind.function()
         assert list(inspect.signature(function).parameters) == ["inputs", "options", "outputs", "context"], name
-        assert kind.outputs, f"{name}: a job returns its results as files"
+        # results come back as files in the job's folder; a download's file is the model cache's own
+        assert kind.outputs or name == "models.fetch", f"{name}: a job returns its results as files"
 
 
 def test_on_windows_a_job_opens_no_console_and_its_own_process_group():

@@ -45,7 +45,7 @@ def test_prediction_on_a_full_disk_names_the_space_needed(capsys, monkeypatch, i
 
 
 def test_registration_refuses_an_unwritable_output_before_registering(capsys, read_only, image, monkeypatch):
-    monkeypatch.setattr("gdbackend.register.cli.register", lambda *a, **k: pytest.fail("registration ran"))
+    monkeypatch.setattr("gdbackend.register.engine.register", lambda *a, **k: pytest.fail("registration ran"))
     code, err = gd(capsys, "register", image, image, "--output-transform", read_only / "t.tfm")
     assert code == 2 and "transform folder" in err and "not writable" in err
     code, err = gd(capsys, "register", image, image, "--output-transform", read_only.parent / "t.tfm",

@@ -1,5 +1,6 @@
-"""`gd`: the command line of every capability. Each subcommand lives beside its capability
-and registers itself through an `add_parser(subparsers)` function listed in COMMANDS."""
+"""`gd`: the command line of every capability. Each subcommand lives beside its capability and registers
+itself through an `add_parser(subparsers)` function in the module COMMANDS names; that module is imported
+only when its command is chosen, so `gd --help` (and a command) loads no other capability's libraries."""
 from __future__ import annotations
 
 import argparse
@@ -10,22 +11,50 @@ import sys
 
 from .errors import GDError
 
-COMMANDS = (
-    "gdbackend.register.cli",
-    "gdbackend.segment.cli",
-    "gdbackend.classify.cli",
-    "gdbackend.detect.cli",
-    "gdbackend.models.cli",
-    "gdbackend.export",
-    "gdbackend.demo",
-)
+# command -> (its module, the one line `gd --help` shows for it, as the module's add_parser gives it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "register": ("gdbackend.register.cli", "gradient-descent image registration"),
+    "segment": ("gdbackend.segment.cli", "U-Net segmentation: train, predict, evaluate"),
+    "classify": ("gdbackend.classify.cli", "ResNet image classification (whole image or region of interest)"),
+    "detect": ("gdbackend.detect.cli", "lesion detection (2.5D slices or whole 3D volumes, 3D boxes in LPS mm)"),
+    "models": ("gdbackend.models.cli", "pretrained models: list, download (checked), import a local file"),
+    "export": ("gdbackend.export", "export a segmentation/classification model to TorchScript or ONNX"),
+    "demo": ("gdbackend.demo", "run the demo on the sample data and write a report"),
+}
+
+
+class _Commands(argparse._SubParsersAction):
+    """Subcommands whose parsers are filled in by their module when the command is chosen."""
+
+    pending: dict[str, str]   # command -> module, for the commands not filled in yet
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        module = self.pending.pop(values[0], None)
+        if module is not None:
+            importlib.import_module(module).add_parser(_Into(self.choices[values[0]]))
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _Into:
+    """The `subparsers` a module's add_parser is given: its add_parser(name, ...) returns the placeholder
+    parser of that command, with the module's settings (description, formatter, ...)."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def add_parser(self, name: str, help: str = "", **settings) -> argparse.ArgumentParser:
+        for key, value in settings.items():
+            setattr(self.parser, key, value)
+        return self.parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gd", description="GDImaging: gradient-descent medical image analysis.")
+    parser.register("action", "parsers", _Commands)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        importlib.import_module(name).add_parser(sub)
+    sub.pending = {name: module for name, (module, _) in COMMANDS.items()}
+    for name, (_, help) in COMMANDS.items():
+        sub.add_parser(name, help=help)
     return parser
 
 

@@ -7,18 +7,21 @@ import argparse
 import importlib.util
 import json
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import InputError, ModelError
-from .train import load_model_file
-from .volume import write_atomic
+
+if TYPE_CHECKING:   # torch is imported by the functions that use it, so that `gd --help` starts without it
+    import torch
 
 FORMATS = ("torchscript", "onnx")
 
 
 def _load(path: str | Path) -> tuple[torch.nn.Module, dict, torch.Tensor]:
     """(network in eval mode on the CPU, card, example input of the size the network was trained on)."""
+    import torch
+
+    from .train import load_model_file
     card = load_model_file(path)["card"]
     task = card.get("task")
     if task == "segment":
@@ -38,6 +41,9 @@ def _load(path: str | Path) -> tuple[torch.nn.Module, dict, torch.Tensor]:
 
 def export(model_path: str | Path, out: str | Path, fmt: str = "torchscript") -> Path:
     """Write `out` atomically; it maps a (N, channels, *size) model-space tensor to the network's logits."""
+    import torch
+
+    from .volume import write_atomic
     if fmt not in FORMATS:
         raise InputError(f"Unknown export format {fmt!r}: use {' or '.join(FORMATS)}.")
     if fmt == "onnx" and importlib.util.find_spec("onnx") is None:
@@ -57,6 +63,7 @@ def export(model_path: str | Path, out: str | Path, fmt: str = "torchscript") ->
 
 def load_card(path: str | Path) -> dict:
     """The model card inside an exported TorchScript file."""
+    import torch
     files = {"card.json": ""}
     torch.jit.load(str(path), map_location="cpu", _extra_files=files)
     return json.loads(files["card.json"])

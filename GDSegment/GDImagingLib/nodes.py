@@ -16,13 +16,15 @@ from gdbackend.errors import InputError
 from gdbackend.volume import LPS_TO_RAS, Volume
 
 
-def volumeFromNode(volumeNode, squeeze2D: bool = True, world: bool = False) -> Volume:
+def volumeFromNode(volumeNode, squeeze2D: bool = True, world: bool = False, frame: np.ndarray | None = None) -> Volume:
     """The node's voxels (a copy) and geometry; a single axial slice becomes a 2D image.
 
     Args:
         squeeze2D: a single axial slice becomes a 2D image.
         world: geometry in world RAS, through the node's (linear) parent transforms, as the views show it;
             otherwise in the node's own frame.
+        frame: 4x4 RAS matrix from the node's own frame to the one the geometry is given in (instead of
+            `world`): a registration's moving volume placed by an initial transform.
     """
     if volumeNode is None or volumeNode.GetImageData() is None:
         raise InputError("Select a volume that has image data.")
@@ -30,8 +32,8 @@ def volumeFromNode(volumeNode, squeeze2D: bool = True, world: bool = False) -> V
     matrix = vtk.vtkMatrix4x4()
     volumeNode.GetIJKToRASMatrix(matrix)
     ijkToRas = slicer.util.arrayFromVTKMatrix(matrix)
-    if world:
-        ijkToRas = toWorldMatrix(volumeNode) @ ijkToRas
+    if frame is not None or world:
+        ijkToRas = (frame if frame is not None else toWorldMatrix(volumeNode)) @ ijkToRas
     if squeeze2D and array.shape[0] == 1 and np.allclose(ijkToRas[:2, 2], 0) and np.allclose(ijkToRas[2, :2], 0):
         return Volume.from_ijk_to_ras(array[0], ijkToRas)  # k and z stay 0; the slice's z is restored on return
     return Volume.from_ijk_to_ras(array, ijkToRas)

@@ -317,8 +317,11 @@ class qMRMLNodeComboBox(PythonQtStyle, QtWidgets.QWidget):
     showChildNodeTypes, setShowChildNodeTypes = _flag("showChildNodeTypes")
 
 
+from .qt_mrml_views import qMRMLSegmentationShow3DButton, qMRMLTableView  # noqa: E402 (they use PythonQtStyle)
+
 STAND_INS = {cls.__name__: cls for cls in (qMRMLWidget, qMRMLNodeComboBox, ctkCollapsibleButton,
-                                           ctkCollapsibleGroupBox, ctkPathLineEdit)}
+                                           ctkCollapsibleGroupBox, ctkPathLineEdit, qMRMLSegmentationShow3DButton,
+                                           qMRMLTableView)}
 
 # ------------------------------------------------------------------ loading .ui files
 

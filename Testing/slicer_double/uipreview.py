@@ -23,6 +23,8 @@ NEAREST = {
     "qMRMLNodeComboBox": ("QComboBox", {"nodeTypes": None, "showChildNodeTypes": None, "noneEnabled": None,
                                         "addEnabled": None, "removeEnabled": None, "renameEnabled": None}),
     "ctkPathLineEdit": ("QLineEdit", {"filters": None, "nameFilters": None}),
+    "qMRMLSegmentationShow3DButton": ("QPushButton", {}),
+    "qMRMLTableView": ("QTableView", {}),
 }
 SAMPLE_NODE_NAMES = {"vtkMRMLScalarVolumeNode": "MRHead", "vtkMRMLLabelMapVolumeNode": "None",
                      "vtkMRMLSegmentationNode": "None", "vtkMRMLTableNode": "None",
@@ -30,7 +32,22 @@ SAMPLE_NODE_NAMES = {"vtkMRMLScalarVolumeNode": "MRHead", "vtkMRMLLabelMapVolume
 # what the previews show in some fields, as in a typical session
 SAMPLE_VALUES = {"fixedVolume": "MRBrainTumor1", "movingVolume": "MRBrainTumor2",
                  "outputVolume": "MRBrainTumor2 registered", "segmentOutput": "MRHead segmentation",
-                 "segmentTable": "Create new table", "segmentModel": "brain.pt", "trainOutput": "brain.pt"}
+                 "segmentTable": "Create new table", "segmentModel": "brain-t1.pt", "trainOutput": "brain.pt"}
+# what the previews show in widgets no parameter names (model lists, details, reasons, the log), by object name
+SAMPLE_TEXTS = {
+    "segmentModelComboBox": "brain-t1 (cached)",
+    "segmentModelInfoLabel": "Brain mask of T1 MRI\ntask: segment, size: 12.3 MB, licence: CC-BY-4.0\n"
+                             "Expects modality MRI T1; 1 channel(s): T1; spacing 1 x 1 x 1 mm.",
+    "classifyModelComboBox": "lesion-classes (download, 45.0 MB)",
+    "classifyModelInfoLabel": "task: classify, size: 45.0 MB, licence: Apache-2.0\nNot downloaded yet: press "
+                              "Download (it runs in the background and can be cancelled).",
+    "classifyReasonLabel": "Download lesion-classes first (Download button).",
+    "detectModelComboBox": "Choose a model...",
+    "detectModelInfoLabel": "Choose a model above, import your own file, or train one (Segment section).",
+    "detectReasonLabel": "Choose a model, import one or train one.",
+    "logTextEdit": "[Segment] Segment: started (GDImaging-segment-x1)\n[Segment] 10 %, model loaded\n"
+                   "[Train] 42 %, epoch 42, loss 0.0123",
+}
 
 
 def application():
@@ -84,6 +101,23 @@ def show_values(widget, values: dict) -> None:
             child.setText(str(value))
 
 
+def show_texts(widget, texts: dict) -> None:
+    """Fill widgets by object name: a label's text, a combo box's current item, a text edit's content; the
+    classify Download button shows, as it does for a model not downloaded yet."""
+    from PySide6.QtWidgets import QComboBox, QLabel, QPlainTextEdit, QPushButton, QWidget
+    for child in widget.findChildren(QWidget):
+        name = child.objectName()
+        if name == "classifyDownloadButton" and isinstance(child, QPushButton):
+            child.setVisible(True)
+        if name not in texts:
+            continue
+        if isinstance(child, QComboBox):
+            child.addItem(texts[name])
+            child.setCurrentText(texts[name])
+        elif isinstance(child, (QLabel, QPlainTextEdit)):
+            child.setPlainText(texts[name]) if isinstance(child, QPlainTextEdit) else child.setText(texts[name])
+
+
 def render(path: Path, png: Path, values: dict | None = None, width: int = 420) -> Path:
     """A PNG of the panel; `values` (parameter name -> value) fill the bound widgets."""
     from PySide6.QtCore import QBuffer, QByteArray
@@ -106,6 +140,7 @@ def render(path: Path, png: Path, values: dict | None = None, width: int = 420) 
         if status.objectName().endswith(("statusLabel", "StatusLabel")):
             status.setText("42 %, loss 0.0123, time left 12 s")  # what a running job shows
     show_values(widget, values or {})
+    show_texts(widget, SAMPLE_TEXTS)
     widget.resize(width, widget.sizeHint().height())
     widget.adjustSize()
     widget.resize(width, widget.height())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..register.options import JOB_TYPES as REGISTRATION
 from ..resources import MODEL_BYTES, check_disk_space, check_writable
 from ..train.options import JOB_TYPES
 
@@ -42,10 +43,7 @@ class JobKind:
 KINDS: dict[str, JobKind] = {
     "register": JobKind(
         "gdbackend.jobs.register:run", ("fixed", "moving"), ("fixed_mask", "moving_mask"), ("transform",), ("image",),
-        {"transform": (STR, LIST), "metric": (STR,), "levels": (INT,), "iterations": (INT, LIST, NULL),
-         "optimizer": (STR,), "learning_rate": (NUMBER, NULL), "samples": (INT, NULL), "tolerance": (NUMBER,),
-         "initialize": (STR,), "grid_spacing": (NUMBER, NULL), "regularization": (NUMBER, NULL),
-         "diffeomorphic": (BOOL,), "seed": (INT, NULL), **DEVICE}),
+        REGISTRATION),
     "segment.train": JobKind(
         "gdbackend.jobs.segment:train", (), ("image", "label"), ("model",), (),
         {"labels": (STR, LIST), "network": (STR,), "patch": (LIST,), "spacing": (LIST,), "normalisation": (STR,),
@@ -66,6 +64,7 @@ KINDS: dict[str, JobKind] = {
          "patches_per_volume": (INT,), "crop": (INT, NULL), "min_size_mm": (NUMBER,), **TRAINING}),
     "detect.predict": JobKind("gdbackend.jobs.detect:predict", ("image", "model"), (), ("boxes",), (),
                               {"threshold": (NUMBER,), **DEVICE}),
+    "models.fetch": JobKind("gdbackend.jobs.models:fetch", options={"name": (STR,), "registry": (STR, NULL)}),
 }
 
 

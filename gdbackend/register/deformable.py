@@ -13,14 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bspline import cubic_bspline
 from .pyramid import Grid
-
-DEFORMABLE = ("bspline", "dense")
-
-
-def _bspline3(t: torch.Tensor) -> torch.Tensor:
-    a = t.abs()
-    return torch.where(a < 1, (4 - 6 * a**2 + 3 * a**3) / 6, torch.where(a < 2, (2 - a) ** 3 / 6, torch.zeros_like(a)))
 
 
 def _axis_positions(grid: Grid, finest: Grid) -> list[torch.Tensor]:
@@ -50,7 +44,7 @@ class BSplineField(nn.Module):
         g = knots[axis]
         n_ctrl = round(self.extent[axis] / g) + 3 if self.extent[axis] > 0 else 3
         m = torch.arange(n_ctrl, dtype=torch.float64, device=pos.device)
-        return _bspline3(pos[:, None] / g - (m[None, :] - 1)).float()
+        return cubic_bspline(pos[:, None] / g - (m[None, :] - 1)).float()
 
     def set_level(self, grid: Grid, shrink: float) -> None:
         knots = self._knot_spacing(self.final_spacing * shrink)
@@ -191,9 +185,16 @@ def _resample_field(u: torch.Tensor, old: Grid, new: Grid) -> torch.Tensor:
     return _sample_field(u, coords)
 
 
-def make_field(stage: str, finest: Grid, grid_spacing: float | None, regularization: float | None,
-               diffeomorphic: bool) -> nn.Module:
+def make_field(stage: str, finest: Grid, spacing: float, weight: float, diffeomorphic: bool) -> nn.Module:
+    """The deformable stage's field.
+
+    Args:
+        stage: "bspline" or "dense".
+        finest: the finest fixed level grid.
+        spacing: bspline: final control point spacing in mm.
+        weight: weight of the bending energy (bspline) or diffusion (dense).
+        diffeomorphic: dense: a stationary velocity field.
+    """
     if stage == "bspline":
-        spacing = 10.0 * min(finest.spacing) if grid_spacing is None else grid_spacing
-        return BSplineField(finest, spacing, 0.05 if regularization is None else regularization)
-    return DenseField(finest, 0.05 if regularization is None else regularization, diffeomorphic)
+        return BSplineField(finest, spacing, weight)
+    return DenseField(finest, weight, diffeomorphic)

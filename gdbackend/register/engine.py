@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -11,34 +12,106 @@ from ..checks import check_intensities, check_mask
 from ..device import choose_device, generator
 from ..errors import Cancelled, InputError
 from ..volume import Volume
-from .deformable import DEFORMABLE, make_field
+from .deformable import make_field
 from .initialise import center_of, initial_translation
-from .linear import LINEAR, LinearTransform
-from .metrics import METRICS
-from .optimizers import OPTIMIZERS, StepOptimizer, converged
-from .pyramid import make_pyramid, shrink_schedule
+from .linear import LinearTransform
+from .metrics import Metric, make_metric
+from .optimizers import OPTIMISERS, Optimiser, converged
+from .options import LINEAR, RegistrationOptions
+from .pyramid import Grid, make_pyramid, shrink_schedule
 from .result import RegistrationResult
 from .sampling import Level, Samples
+from .threads import sized_threads
 
 Progress = Callable[[dict], None]
+SYNC_EVERY = 10   # iterations between reads of the loss on the host (history, progress, cancel, convergence)
 
 
-def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] = "affine", metric: str = "mse", *,
-             fixed_mask: Volume | None = None, moving_mask: Volume | None = None, levels: int = 3,
-             iterations: int | Sequence[int] | None = None, optimizer: str = "sgd",
-             learning_rate: float | None = None, samples: int | None = None, tolerance: float = 1e-6,
-             initialize: str = "centers", grid_spacing: float | None = None, regularization: float | None = None,
-             diffeomorphic: bool = False, device: str = "auto", seed: int | None = 0,
-             progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> RegistrationResult:
+def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] | None = None, metric: str | None = None,
+             *, fixed_mask: Volume | None = None, moving_mask: Volume | None = None, progress: Progress | None = None,
+             cancel: Callable[[], bool] | None = None, **options) -> RegistrationResult:
     """Find T (fixed physical point -> moving physical point) that makes the moving image match the fixed one.
 
-    `transform` is one stage name or a list run in order (e.g. ["rigid", "affine", "bspline"]), each
-    stage starting from the previous result. `learning_rate` is a step length in mm at the finest
-    level (coarser levels scale it by their shrink factor). `samples` is the number of random voxels
-    per iteration (0: every voxel; default: every voxel for gd, a few thousand for sgd and adam).
+    Args:
+        fixed: the image whose grid the result lives on.
+        moving: the image T maps into.
+        transform: one stage name or a list run in order (e.g. ["rigid", "affine", "bspline"]), each
+            starting from the previous result (default: options.RegistrationOptions's).
+        metric: mse, ncc, lncc or mi (default: RegistrationOptions's).
+        fixed_mask: voxels > 0 are where the metric is evaluated (same grid as `fixed`).
+        moving_mask: voxels > 0 are where moving intensities count (same grid as `moving`).
+        progress: called with each iteration's event {"stage", "level", "iteration", "loss", "step", "done",
+            "steps"}, in bursts of up to SYNC_EVERY: `step` iterations have run, and the run is at iteration
+            `done` of the `steps` its schedule allows (a level that converges early skips the rest of its own).
+        cancel: polled every iteration; True stops the run with Cancelled.
+        options: any other field of options.RegistrationOptions (levels, iterations, optimizer, learning_rate,
+            samples, tolerance, initialize, grid_spacing, regularization, diffeomorphic, device, seed), or
+            `options=` a RegistrationOptions.
     """
-    stages = [transform] if isinstance(transform, str) else list(transform)
-    _check_options(stages, metric, optimizer, levels, initialize)
+    base = options.pop("options", None)
+    given = {k: v for k, v in (("transform", transform), ("metric", metric)) if v is not None}
+    opts = RegistrationOptions.from_values({**(vars(base) if base is not None else {}), **given, **options})
+    _check_images(fixed, moving, fixed_mask, moving_mask)
+    run = _Run(opts, choose_device(opts.device), progress, cancel)
+    t0 = time.perf_counter()
+    pyramids, linear, center, radius = _prepare(fixed, moving, fixed_mask, moving_mask, opts, run.device)
+    finest = pyramids[-1][0]
+    field_model = None
+    for stage in opts.stages:
+        if stage in LINEAR:
+            model = LinearTransform(stage, linear, center, radius).to(run.device)
+        else:
+            model = make_field(stage, finest, opts.field_spacing(min(fixed.spacing)), opts.field_weight(),
+                               opts.diffeomorphic).to(run.device)
+        _run_stage(run, stage, model, linear, pyramids, min(fixed.spacing))
+        if stage in LINEAR:
+            linear = model.matrix().detach()
+        else:
+            model.set_level(finest, 1.0)
+            field_model = model
+    displacement = None
+    if field_model is not None:
+        with torch.no_grad():
+            displacement = _total_displacement(field_model, linear, Level(finest, finest, 0))
+    history = run.history
+    final = float(np.mean([h["loss"] for h in history[-10:]])) if history else float("nan")
+    return RegistrationResult(
+        fixed_grid=fixed, stages=list(opts.stages), metric=opts.metric,
+        matrix=None if displacement is not None else linear.cpu().numpy(),
+        displacement=displacement, loss_history=history, final_loss=final,
+        iterations=len(history), seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class _Run:
+    """What every level of one registration shares: its options, device, random samples and reports."""
+    options: RegistrationOptions
+    device: torch.device
+    progress: Progress | None
+    cancel: Callable[[], bool] | None
+    history: list[dict] = field(default_factory=list)
+    done: int = 0               # the finished levels' scheduled iterations
+
+    def __post_init__(self) -> None:
+        self.gen = generator(self.options.seed, self.device)
+        self.steps = self.options.total_iterations()
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled("Registration cancelled: no result was written.")
+
+    def report(self, stage: str, level: int, first: int, losses: list[float]) -> None:
+        """Record iterations first, first + 1, ... of a level and tell the caller, one event each."""
+        for i, loss in enumerate(losses):
+            event = {"stage": stage, "level": level, "iteration": first + i, "loss": loss,
+                     "step": len(self.history) + 1, "done": self.done + first + i + 1, "steps": self.steps}
+            self.history.append(event)
+            if self.progress is not None:
+                self.progress(event)
+            self.check_cancel()
+
+
+def _check_images(fixed: Volume, moving: Volume, fixed_mask: Volume | None, moving_mask: Volume | None) -> None:
     for vol, name in ((fixed, "fixed image"), (moving, "moving image")):
         check_intensities(vol, name)
     if fixed.ndim != moving.ndim:
@@ -47,82 +120,73 @@ def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] = "af
         check_mask(fixed_mask, fixed, "fixed mask")
     if moving_mask is not None:
         check_mask(moving_mask, moving, "moving mask")
-    dev = choose_device(device)
-    gen = generator(seed, dev)
-    iters = _iterations(iterations, levels)
-    t0 = time.perf_counter()
 
+
+def _prepare(fixed: Volume, moving: Volume, fixed_mask: Volume | None, moving_mask: Volume | None,
+             opts: RegistrationOptions, dev: torch.device) -> tuple[list[tuple[Grid, Grid]], torch.Tensor,
+                                                                   torch.Tensor, float]:
+    """The level pairs (coarse to fine), the initial matrix, the centre of rotation and the image radius (mm)."""
     scale = _intensity_scale(fixed, fixed_mask)
-    pyramids = list(zip(make_pyramid(_scaled(fixed, scale), fixed_mask, levels, dev),
-                        make_pyramid(_scaled(moving, scale), moving_mask, levels, dev)))
-    finest = pyramids[-1][0]
-    center = torch.as_tensor(center_of(fixed, fixed_mask, initialize == "moments"), dtype=torch.float64, device=dev)
+    pyramids = list(zip(make_pyramid(_scaled(fixed, scale), fixed_mask, opts.levels, dev),
+                        make_pyramid(_scaled(moving, scale), moving_mask, opts.levels, dev)))
+    moments = opts.initialize == "moments"
+    center = torch.as_tensor(center_of(fixed, fixed_mask, moments), dtype=torch.float64, device=dev)
     init = torch.eye(fixed.ndim + 1, dtype=torch.float64, device=dev)
-    if initialize != "none":
-        init[:-1, -1] = torch.as_tensor(initial_translation(fixed, moving, fixed_mask, moving_mask, initialize),
+    if opts.initialize != "none":
+        init[:-1, -1] = torch.as_tensor(initial_translation(fixed, moving, fixed_mask, moving_mask, opts.initialize),
                                         device=dev)
     radius = 0.5 * float(np.linalg.norm(np.array(fixed.size) * np.array(fixed.spacing)))
-    history: list[dict] = []
-    field = None
-    linear = init
-    for stage in stages:
-        if stage in LINEAR:
-            model = LinearTransform(stage, linear, center, radius).to(dev)
-        else:
-            model = make_field(stage, finest, grid_spacing, regularization, diffeomorphic).to(dev)
-        gain = None
-        for lv, ((fg, mg), shrink) in enumerate(zip(pyramids, shrink_schedule(levels))):
-            if stage not in LINEAR:
-                model.set_level(fg, shrink)
-            level = Level(fg, mg, metric, _samples(samples, optimizer, stage, fixed.ndim))
-            step = (learning_rate or _default_step(optimizer, stage, metric)) * shrink * min(fixed.spacing)
-            gain = _optimise(model, linear, level, stage, lv, iters[lv], optimizer, step, gain, tolerance, gen,
-                             history, progress, cancel)
-            gain = gain * 0.5 if gain is not None else None
-        if stage in LINEAR:
-            linear = model.matrix().detach()
-        else:
-            model.set_level(finest, 1.0)
-            field = model
-    displacement = None
-    if field is not None:
-        with torch.no_grad():
-            displacement = _total_displacement(field, linear, Level(finest, finest, "mse", 0))
-    final = float(np.mean([h["loss"] for h in history[-10:]])) if history else float("nan")
-    return RegistrationResult(
-        fixed_grid=fixed, stages=stages, metric=metric,
-        matrix=None if displacement is not None else linear.cpu().numpy(),
-        displacement=displacement, loss_history=history, final_loss=final,
-        iterations=len(history), seconds=time.perf_counter() - t0)
+    return pyramids, init, center, radius
 
 
-def _optimise(model: torch.nn.Module, linear: torch.Tensor, level: Level, stage: str, lv: int, iterations: int,
-              kind: str, step: float, gain: float | None, tolerance: float, gen: torch.Generator,
-              history: list[dict], progress: Progress | None, cancel: Callable[[], bool] | None) -> float | None:
-    """Run one level; returns the optimiser's gain for the next level."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = StepOptimizer(kind, params, step, iterations, gain)
+def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tensor,
+               pyramids: list[tuple[Grid, Grid]], voxel_mm: float) -> None:
+    """Every level of one stage, coarse to fine, each starting from the coarser one's result and gain."""
+    opts = run.options
+    kind = OPTIMISERS[opts.optimizer]
+    gain = None
+    levels = zip(pyramids, shrink_schedule(opts.levels), opts.schedule(stage))
+    for lv, ((fg, mg), shrink, iterations) in enumerate(levels):
+        if stage not in LINEAR:
+            model.set_level(fg, shrink)
+        metric = make_metric(opts.metric, fg, mg)
+        level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim))
+        step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimiser = kind(params, step, iterations, gain)
+        points = fg.array.numel() if (not level.samples or stage not in LINEAR) else level.samples
+        with sized_threads(points, run.device):
+            _optimise(run, stage, lv, model, linear, level, metric, optimiser, iterations)
+        run.done += iterations
+        gain = optimiser.next_gain()
+
+
+def _optimise(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: torch.Tensor, level: Level,
+              metric: Metric, optimiser: Optimiser, iterations: int) -> None:
+    """One level's iterations. The losses stay on the device and are read every SYNC_EVERY iterations (one host
+    sync), when the history, progress and the stopping rule see them."""
     losses: list[float] = []
+    pending: list[torch.Tensor] = []
+    regularised = hasattr(model, "regularization")
     for it in range(iterations):
-        if cancel is not None and cancel():
-            raise Cancelled("Registration cancelled: no result was written.")
-        samples = level.draw(gen)
-        opt.zero_grad()
-        loss = level.loss(_moving_coords(model, linear, level, samples), samples)
-        reg = model.regularization() if hasattr(model, "regularization") else None
-        total = loss + reg if reg is not None else loss
+        run.check_cancel()
+        samples = level.draw(run.gen)
+        optimiser.zero_grad()
+        total = metric(*level.values(_moving_coords(model, linear, level, samples), samples))
+        reg = model.regularization() if regularised else None
+        if reg is not None:
+            total = total + reg
         total.backward()
-        value = total.item()
-        opt.step(value)
-        losses.append(value)
-        event = {"stage": stage, "level": lv, "iteration": it, "loss": value}
-        history.append(event)
-        if progress is not None:
-            progress(event)
-        if converged(losses, tolerance):
-            break
-    opt.finish()
-    return opt.gain
+        optimiser.step(total.detach())
+        pending.append(total.detach())
+        if len(pending) == SYNC_EVERY or it == iterations - 1:
+            values = torch.stack(pending).tolist()
+            pending = []
+            run.report(stage, lv, len(losses), values)
+            losses += values
+            if converged(losses, run.options.tolerance):
+                break
+    optimiser.finish()
 
 
 def _moving_coords(model: torch.nn.Module, linear: torch.Tensor, level: Level,
@@ -145,52 +209,6 @@ def _total_displacement(field: torch.nn.Module, linear: torch.Tensor, level: Lev
         + level.normalised_to_physical[:-1, -1]
     y = (x + field.displacement(None).double().reshape(x.shape)) @ linear[:-1, :-1].T + linear[:-1, -1]
     return (y - x).cpu().numpy()
-
-
-def _check_options(stages: list[str], metric: str, optimizer: str, levels: int, initialize: str) -> None:
-    known = LINEAR + DEFORMABLE
-    bad = [s for s in stages if s not in known]
-    if not stages or bad:
-        raise InputError(f"Unknown transform {bad or stages}: use {', '.join(known)} (or a list of them).")
-    if any(s in DEFORMABLE for s in stages[:-1]):
-        raise InputError("A deformable stage must be the last one (e.g. rigid -> affine -> bspline).")
-    if metric not in METRICS:
-        raise InputError(f"Unknown metric {metric!r}: use {', '.join(METRICS)}.")
-    if optimizer not in OPTIMIZERS:
-        raise InputError(f"Unknown optimizer {optimizer!r}: use {', '.join(OPTIMIZERS)}.")
-    if not 1 <= levels <= 6:
-        raise InputError(f"levels must be between 1 and 6, got {levels}.")
-    if initialize not in ("centers", "moments", "none"):
-        raise InputError(f"Unknown initialisation {initialize!r}: use centers, moments or none.")
-
-
-def _iterations(iterations: int | Sequence[int] | None, levels: int) -> list[int]:
-    if iterations is None:
-        return [300] + [200] * (levels - 1)
-    its = [int(iterations)] * levels if isinstance(iterations, (int, np.integer)) else [int(i) for i in iterations]
-    if len(its) != levels or min(its) < 1:
-        raise InputError(f"Give one positive iteration count, or one per level ({levels}), got {iterations}.")
-    return its
-
-
-def _samples(samples: int | None, optimizer: str, stage: str, dim: int) -> int:
-    if samples is not None:
-        if samples < 0:
-            raise InputError(f"samples must be >= 0 (0 = every voxel), got {samples}.")
-        return samples
-    if optimizer == "gd" or stage == "dense":
-        return 0    # a dense field has a parameter per voxel: every voxel must drive its own
-    return 4096 if dim == 2 else 8192
-
-
-def _default_step(optimizer: str, stage: str, metric: str) -> float:
-    """Step length in mm at the finest level (scaled up on coarser levels).
-
-    Mutual information estimated from a few thousand samples has a much noisier gradient than the
-    other metrics, so stochastic descent needs shorter steps to settle (measured on case C)."""
-    if stage in LINEAR:
-        return {"adam": 0.3, "sgd": 0.25 if metric == "mi" else 1.0, "gd": 1.0}[optimizer]
-    return {"adam": 0.2, "sgd": 2.0, "gd": 1.0}[optimizer]
 
 
 def _intensity_scale(volume: Volume, mask: Volume | None) -> float:

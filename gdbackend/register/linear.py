@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-LINEAR = ("translation", "rigid", "similarity", "affine")
+from .options import LINEAR
 
 
 def _rotation(p: torch.Tensor, dim: int) -> torch.Tensor:

@@ -1,42 +1,82 @@
-"""Image similarity losses (lower is better), weighted by a validity/mask weight.
-
-Point metrics take flat value tensors (fixed, moving, weight) so that they work equally on
-random voxel samples and on whole grids; local NCC needs whole grids.
-"""
+"""Image similarity losses (lower is better), weighted by a validity/mask weight, behind one call:
+`metric(fixed, moving, weight)` on tensors of one shape, either random samples [1, 1, (1,) N] or whole level
+grids [1, 1, (D,) H, W]. Point metrics sum over whatever they get; local NCC needs whole grids
+(`whole_grid`), so the engine gives it every voxel."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-METRICS = ("mse", "ncc", "lncc", "mi")
+from .bspline import cubic_bspline
+from .pyramid import Grid
+
 _EPS = 1e-8
 
 
-def mse(f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return ((f - m) ** 2 * w).sum() / w.sum().clamp_min(_EPS)
+class Metric:
+    """A similarity loss. Args of a call: fixed and moving intensities and a weight (0 outside the moving image
+    or the masks), all of one shape."""
+    whole_grid = False          # True: needs whole grids, not random samples
+
+    def __call__(self, f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
 
-def ncc(f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+class MeanSquares(Metric):
+    def __call__(self, f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return ((f - m) ** 2 * w).sum() / w.sum().clamp_min(_EPS)
+
+
+class Correlation(Metric):
     """1 - normalised cross-correlation: insensitive to linear intensity changes."""
-    n = w.sum().clamp_min(_EPS)
-    fc = f - (f * w).sum() / n
-    mc = m - (m * w).sum() / n
-    cov = (fc * mc * w).sum()
-    return 1 - cov / torch.sqrt((fc * fc * w).sum() * (mc * mc * w).sum() + _EPS)
+
+    def __call__(self, f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        n = w.sum().clamp_min(_EPS)
+        fc = f - (f * w).sum() / n
+        mc = m - (m * w).sum() / n
+        cov = (fc * mc * w).sum()
+        return 1 - cov / torch.sqrt((fc * fc * w).sum() * (mc * mc * w).sum() + _EPS)
 
 
-def _bspline3(d: torch.Tensor) -> torch.Tensor:
-    a = d.abs()
-    return torch.where(a < 1, (4 - 6 * a**2 + 3 * a**3) / 6, torch.where(a < 2, (2 - a) ** 3 / 6, torch.zeros_like(a)))
+class LocalCorrelation(Metric):
+    """1 - mean squared local correlation in (2r+1)^d windows (ANTs' CC).
+
+    Args:
+        radius: window half-width in voxels of the level (smaller on levels too small for it).
+    """
+    whole_grid = True
+
+    def __init__(self, radius: int = 4) -> None:
+        self.radius = radius
+
+    def __call__(self, f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        pool = F.avg_pool3d if f.dim() == 5 else F.avg_pool2d
+        radius = max(min(self.radius, (min(f.shape[2:]) - 1) // 2), 0)
+        k, pad = 2 * radius + 1, radius
+
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return pool(x, k, stride=1, padding=pad, count_include_pad=False)
+
+        mf, mm = mean(f), mean(m)
+        cross = mean(f * m) - mf * mm
+        vf = (mean(f * f) - mf * mf).clamp_min(0)
+        vm = (mean(m * m) - mm * mm).clamp_min(0)
+        cc = cross * cross / (vf * vm + 1e-5)
+        return 1 - (cc * w).sum() / w.sum().clamp_min(_EPS)
 
 
-class MutualInformation:
+class MutualInformation(Metric):
     """Negative mutual information from a joint histogram with cubic B-spline Parzen windows (Mattes et al.).
 
     Intensities are mapped to bins with ranges fixed per level, so the loss is a smooth function
     of the transform; two outer bins on each side keep the 4-bin kernels inside the histogram.
     Each sample adds its 4 x 4 kernel weights to the joint histogram (index_add), so the cost is
     linear in the number of samples.
+
+    Args:
+        fixed_range: (lowest, highest) fixed intensity of the level, mapped onto the bins.
+        moving_range: the same for the moving image.
+        bins: histogram bins per image.
     """
 
     def __init__(self, fixed_range: tuple[float, float], moving_range: tuple[float, float], bins: int = 32) -> None:
@@ -47,7 +87,7 @@ class MutualInformation:
         x = (v.clamp(lo, hi) - lo) / max(hi - lo, _EPS) * (self.bins - 5) + 2
         first = torch.floor(x).detach().long() - 1
         bins = first[:, None] + torch.arange(4, device=v.device)
-        return bins, _bspline3(x[:, None] - bins.to(x.dtype))
+        return bins, cubic_bspline(x[:, None] - bins.to(x.dtype))
 
     def __call__(self, f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         fb, fw = self._taps(f.reshape(-1), *self.fixed_range)
@@ -61,20 +101,17 @@ class MutualInformation:
         pm = joint.sum(0, keepdim=True)
         return -(joint * (torch.log(joint + _EPS) - torch.log(pf @ pm + _EPS))).sum()
 
+    @classmethod
+    def for_level(cls, fixed: Grid, moving: Grid) -> MutualInformation:
+        """Bins spanning the (masked) intensities of this level's images."""
+        def span(g: Grid) -> tuple[float, float]:
+            a = g.array[0, 0][g.mask] if g.mask is not None else g.array
+            return float(a.min()), float(a.max())
+        return cls(span(fixed), span(moving))
 
-def lncc(f: torch.Tensor, m: torch.Tensor, w: torch.Tensor, radius: int = 4) -> torch.Tensor:
-    """1 - mean squared local correlation in (2r+1)^d windows (ANTs' CC); f, m, w are [1,1,...] grids."""
-    dim = f.dim() - 2
-    pool = F.avg_pool3d if dim == 3 else F.avg_pool2d
-    radius = max(min(radius, (min(f.shape[2:]) - 1) // 2), 0)   # small images (coarse levels): smaller window
-    k, pad = 2 * radius + 1, radius
 
-    def mean(x: torch.Tensor) -> torch.Tensor:
-        return pool(x, k, stride=1, padding=pad, count_include_pad=False)
-
-    mf, mm = mean(f), mean(m)
-    cross = mean(f * m) - mf * mm
-    vf = (mean(f * f) - mf * mf).clamp_min(0)
-    vm = (mean(m * m) - mm * mm).clamp_min(0)
-    cc = cross * cross / (vf * vm + 1e-5)
-    return 1 - (cc * w).sum() / w.sum().clamp_min(_EPS)
+def make_metric(name: str, fixed: Grid, moving: Grid) -> Metric:
+    """The metric `name` (one of options.METRICS) for one level's images."""
+    if name == "mi":
+        return MutualInformation.for_level(fixed, moving)
+    return {"mse": MeanSquares, "ncc": Correlation, "lncc": LocalCorrelation}[name]()

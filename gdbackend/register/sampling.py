@@ -1,4 +1,5 @@
-"""Where the metric is evaluated at one level: every fixed voxel, or random samples (elastix's way).
+"""Where the metric is evaluated at one level: every fixed voxel, or random samples (elastix's way). A `Level`
+draws the samples and reads the intensities there; the metric (metrics.py) only compares them.
 
 Random samples lie at random continuous positions, not on voxel centres (elastix's
 "RandomCoordinate" sampler): when fixed samples sit on voxel centres, a moving image shifted by a
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .metrics import MutualInformation, lncc, mse, ncc
 from .pyramid import Grid
 
 
@@ -24,10 +24,16 @@ class Samples:
 
 
 class Level:
-    """A fixed/moving pair at one resolution, with the metric's ingredients precomputed."""
+    """A fixed/moving pair at one resolution, and where it is sampled.
 
-    def __init__(self, fixed: Grid, moving: Grid, metric: str, samples: int) -> None:
-        self.fixed, self.moving, self.metric_name = fixed, moving, metric
+    Args:
+        fixed: the fixed image's level grid.
+        moving: the moving image's level grid.
+        samples: random fixed points per iteration; 0 (or as many as the voxels): every voxel.
+    """
+
+    def __init__(self, fixed: Grid, moving: Grid, samples: int) -> None:
+        self.fixed, self.moving = fixed, moving
         self.dim = fixed.dim
         shape = torch.tensor(fixed.shape[::-1], dtype=torch.float64, device=fixed.array.device)  # (x, y[, z])
         # fixed normalised -> fixed index -> physical
@@ -39,19 +45,10 @@ class Level:
         cand = fixed.mask.reshape(-1).nonzero().squeeze(1) if fixed.mask is not None else None
         self.candidates = cand
         self.n_voxels = self.flat_fixed.numel() if cand is None else cand.numel()
-        self.samples = 0 if (samples <= 0 or samples >= self.n_voxels or metric == "lncc") else samples
-        self.metric = self._make_metric(metric)
+        self.samples = 0 if (samples <= 0 or samples >= self.n_voxels) else samples
         self._strides = torch.tensor([1] + list(torch.tensor(fixed.shape[::-1][:-1]).cumprod(0)),
                                      device=shape.device)
         self._shape_xyz = shape
-
-    def _make_metric(self, name: str):
-        if name == "mi":
-            def rng(g: Grid) -> tuple[float, float]:
-                a = g.array[0, 0][g.mask] if g.mask is not None else g.array
-                return float(a.min()), float(a.max())
-            return MutualInformation(rng(self.fixed), rng(self.moving))
-        return {"mse": mse, "ncc": ncc, "lncc": lncc}[name]
 
     def draw(self, generator: torch.Generator) -> Samples | None:
         """This iteration's random samples, within half a voxel of (masked) voxels; None: every voxel."""
@@ -82,22 +79,19 @@ class Level:
             return F.affine_grid(theta, [1, 1, *self.fixed.shape], align_corners=True)[0]
         return samples.points
 
-    def loss(self, coords: torch.Tensor, samples: Samples | None) -> torch.Tensor:
-        """Metric between the fixed samples and the moving image sampled at normalised `coords`."""
+    def values(self, coords: torch.Tensor,
+               samples: Samples | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fixed and moving intensities and their weight (0 outside the moving image or a mask), each
+        [1, 1, (1,) N] at the samples or [1, 1, (D,) H, W] on the whole grid; `coords` are the moving
+        image's normalised coordinates of the fixed points."""
         grid = coords.reshape(1, *([1] * (self.dim - 1)), -1, self.dim) if samples is not None else coords[None]
         moving = F.grid_sample(self.moving.array, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-        inside = (coords.abs() <= 1).all(-1).to(moving.dtype)
-        w = inside.reshape(moving.shape)
+        w = (coords.abs() <= 1).all(-1).to(moving.dtype).reshape(moving.shape)
         if self.moving.mask is not None:
-            mm = F.grid_sample(self.moving.mask[None, None].to(moving.dtype), grid, mode="nearest",
-                               padding_mode="zeros", align_corners=True)
-            w = w * mm
-        if samples is None:
-            fixed = self.fixed.array
-            if self.fixed.mask is not None:
-                w = w * self.fixed.mask.reshape(w.shape).to(w.dtype)
-        else:
-            fixed = samples.fixed.reshape(moving.shape)
-        if self.metric_name == "lncc":
-            return self.metric(fixed, moving, w)
-        return self.metric(fixed.reshape(-1), moving.reshape(-1), w.reshape(-1))
+            w = w * F.grid_sample(self.moving.mask[None, None].to(moving.dtype), grid, mode="nearest",
+                                  padding_mode="zeros", align_corners=True)
+        if samples is not None:
+            return samples.fixed.reshape(moving.shape), moving, w
+        if self.fixed.mask is not None:
+            w = w * self.fixed.mask.reshape(w.shape).to(w.dtype)
+        return self.fixed.array, moving, w

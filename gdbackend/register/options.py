@@ -1,0 +1,183 @@
+"""The registration options, declared once: `register()`, `gd register`, the register job's schema and the GD
+Register panel take their names, defaults, choices and units from `RegistrationOptions`, and the iteration
+schedule (and so every progress total) from its `schedule()`.
+
+No torch here: the Slicer panel reads this module before PyTorch is installed, and `gd --help` stays fast."""
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..errors import InputError
+
+LINEAR = ("translation", "rigid", "similarity", "affine")
+DEFORMABLE = ("bspline", "dense")
+TRANSFORMS = LINEAR + DEFORMABLE
+METRICS = ("mse", "ncc", "lncc", "mi")
+OPTIMIZERS = ("sgd", "adam", "gd")
+INITIALISATIONS = ("centers", "moments", "none")
+MAX_LEVELS = 6
+# The default schedules. A linear stage's precision is set by its finest level (stochastic descent's decaying gain
+# and averaging run over that level's budget), so it gets the most there: off the benchmark, 150/150/400 halved
+# the error of 300/200/200 at the same cost. A deformable stage's finest iterations are its dearest (they evaluate
+# the whole field) and gained nothing from more, so it does its work on the coarse levels.
+LINEAR_COARSE, LINEAR_FINEST = 150, 400          # per coarser level, on the finest
+DEFORMABLE_COARSEST, DEFORMABLE_FINER = 300, 200  # on the coarsest, per finer level
+GRID_SPACING_VOXELS, REGULARIZATION = 10.0, 0.05       # the deformable stages' defaults
+
+
+def _option(default: Any, help: str, *, choices: tuple[str, ...] = (), flags: tuple[str, ...] = ()) -> Any:
+    """A registration option; `help` says what it is and its unit (as `gd register --help` shows it)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "flags": flags})
+
+
+@dataclass(frozen=True)
+class RegistrationOptions:
+    """How one registration runs. Build it with `from_values` (checks every value, InputError on a bad one)."""
+
+    transform: str | tuple[str, ...] = _option(
+        ("affine",), f"stages run in order, each starting from the previous result: one of {', '.join(TRANSFORMS)},"
+        " or a list (on the command line joined by commas, e.g. rigid,affine,bspline); a deformable stage last")
+    metric: str = _option("mse", "similarity to minimise: mean squares, normalised cross-correlation, local NCC "
+                          "(whole grids, 9-voxel windows) or Mattes mutual information", choices=METRICS)
+    levels: int = _option(3, f"resolution levels, 1-{MAX_LEVELS}; level i of n is shrunk by 2^(n-1-i)")
+    iterations: int | tuple[int, ...] | None = _option(
+        None, f"iterations per level, coarse to fine: one count for every level or one per level (none: "
+        f"linear stages {LINEAR_COARSE} on each coarser level and {LINEAR_FINEST} on the finest, deformable stages "
+        f"{DEFORMABLE_COARSEST} on the coarsest and {DEFORMABLE_FINER} on each finer level); a level may stop "
+        "earlier by `tolerance`")
+    optimizer: str = _option("sgd", "gd: full-batch descent with backtracking, sgd: random samples with a "
+                             "decaying gain and averaging, adam: Adam with a cosine step", choices=OPTIMIZERS)
+    learning_rate: float | None = _option(None, "step length in mm at the finest level, scaled by the shrink "
+                                          "factor on coarser levels (none: the optimiser's own)")
+    samples: int | None = _option(None, "random fixed points per iteration (0: every voxel; none: every voxel for "
+                                  "gd and dense, else 4096 in 2D and 8192 in 3D)")
+    tolerance: float = _option(1e-6, "relative change of the mean loss over 10 iterations that ends a level "
+                               "(0: never stop early)")
+    initialize: str = _option("centers", "initial translation: image centres, centres of mass, or none",
+                              choices=INITIALISATIONS, flags=("--initialize", "--init"))
+    grid_spacing: float | None = _option(None, "final B-spline control point spacing in mm (none: "
+                                         f"{GRID_SPACING_VOXELS:g} times the smallest fixed voxel spacing)")
+    regularization: float | None = _option(None, "weight of the bending energy (bspline) or diffusion (dense) "
+                                           f"against the metric, unitless (none: {REGULARIZATION:g})")
+    diffeomorphic: bool = _option(False, "dense only: a stationary velocity field integrated by scaling and "
+                                  "squaring")
+    device: str = _option("auto", "auto, cpu, cuda, cuda:N or mps")
+    seed: int | None = _option(0, "random seed of the samples (none: unseeded)")
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> RegistrationOptions:
+        """Checked options from option values by name (a job's options, `register()`'s keyword arguments)."""
+        unknown = sorted(set(values) - set(DEFAULTS))
+        if unknown:
+            raise InputError(f"Unknown registration option(s) {unknown}: use {', '.join(DEFAULTS)}.")
+        options = cls(**values)
+        options.check()
+        return options
+
+    def __post_init__(self) -> None:
+        stages = self.transform
+        if isinstance(stages, str):
+            stages = [s.strip() for s in stages.split(",") if s.strip()]
+        object.__setattr__(self, "transform", tuple(stages))
+        if isinstance(self.iterations, Sequence):
+            object.__setattr__(self, "iterations", tuple(self.iterations))
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.transform
+
+    def check(self) -> None:
+        """Refuse any value the engine cannot run, naming the option and what to use instead."""
+        bad = [s for s in self.stages if s not in TRANSFORMS]
+        if not self.stages or bad:
+            raise InputError(f"Unknown transform {bad or list(self.stages)}: use {', '.join(TRANSFORMS)} "
+                             "(or a list of them).")
+        if any(s in DEFORMABLE for s in self.stages[:-1]):
+            raise InputError("A deformable stage must be the last one (e.g. rigid -> affine -> bspline).")
+        for name in ("metric", "optimizer", "initialize"):
+            choices = OPTIONS[name].choices
+            if getattr(self, name) not in choices:
+                raise InputError(f"Unknown {name} {getattr(self, name)!r}: use {', '.join(choices)}.")
+        if not 1 <= self.levels <= MAX_LEVELS:
+            raise InputError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}.")
+        if self.iterations is not None:
+            its = self.iterations if isinstance(self.iterations, tuple) else (self.iterations,)
+            if len(its) not in (1, self.levels) or min(its) < 1:
+                raise InputError(f"Give one positive iteration count, or one per level ({self.levels}), "
+                                 f"got {list(its)}.")
+        if self.samples is not None and self.samples < 0:
+            raise InputError(f"samples must be >= 0 (0 = every voxel), got {self.samples}.")
+        for name in ("learning_rate", "grid_spacing", "tolerance", "regularization"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise InputError(f"{name} must be a number >= 0, got {value}.")
+
+    def schedule(self, stage: str) -> list[int]:
+        """Iterations per level of `stage`, coarse to fine: at most this many run (a level may converge sooner)."""
+        its = self.iterations
+        if its is None:
+            if stage in LINEAR:
+                return [LINEAR_COARSE] * (self.levels - 1) + [LINEAR_FINEST]
+            return [DEFORMABLE_COARSEST] + [DEFORMABLE_FINER] * (self.levels - 1)
+        its = its if isinstance(its, tuple) else (its,)
+        return [int(i) for i in its] * (self.levels if len(its) == 1 else 1)
+
+    def total_iterations(self) -> int:
+        """Every stage's schedule together: the progress total."""
+        return sum(sum(self.schedule(stage)) for stage in self.stages)
+
+    def samples_for(self, stage: str, dim: int) -> int:
+        """Random fixed points per iteration of `stage` in a `dim`-D registration; 0: every voxel."""
+        if self.samples is not None:
+            return self.samples
+        if self.optimizer == "gd" or stage == "dense":
+            return 0    # a dense field has a parameter per voxel: every voxel must drive its own
+        return 4096 if dim == 2 else 8192
+
+    def field_spacing(self, voxel_mm: float) -> float:
+        """The final B-spline control point spacing in mm, given the smallest fixed voxel spacing in mm."""
+        return GRID_SPACING_VOXELS * voxel_mm if self.grid_spacing is None else self.grid_spacing
+
+    def field_weight(self) -> float:
+        """The deformable stage's regularisation weight."""
+        return REGULARIZATION if self.regularization is None else self.regularization
+
+
+@dataclass(frozen=True)
+class Option:
+    """One registration option, as a command line and a job spec take it."""
+    name: str                   # the RegistrationOptions field and the job option
+    flags: tuple[str, ...]      # the command-line flags
+    types: tuple[type, ...]     # the JSON types a job may give (float: any number; NoneType: null)
+    default: Any
+    choices: tuple[str, ...]    # allowed values; empty: any of `types`
+    help: str
+
+
+def _json_types(hint: Any) -> tuple[type, ...]:
+    kinds = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, type(int | None)) else (hint,)
+    return tuple(dict.fromkeys(list if typing.get_origin(k) is tuple else k for k in kinds))
+
+
+def _options() -> dict[str, Option]:
+    hints = typing.get_type_hints(RegistrationOptions)
+    return {f.name: Option(f.name, f.metadata["flags"] or ("--" + f.name.replace("_", "-"),),
+                           _json_types(hints[f.name]), f.default, f.metadata["choices"], f.metadata["help"])
+            for f in fields(RegistrationOptions)}
+
+
+OPTIONS: dict[str, Option] = _options()
+DEFAULTS: dict[str, Any] = {name: o.default for name, o in OPTIONS.items()}
+JOB_TYPES: dict[str, tuple[type, ...]] = {name: o.types for name, o in OPTIONS.items()}
+
+
+def _document() -> None:
+    """The class's `Args:` section, written from the options' help so that it cannot drift from them."""
+    lines = [f"        {o.name}: {o.help}. Default: {o.default!r}." for o in OPTIONS.values()]
+    RegistrationOptions.__doc__ = f"{RegistrationOptions.__doc__}\n\n    Args:\n" + "\n".join(lines) + "\n"
+
+
+_document()
