@@ -40,14 +40,18 @@ def test_the_command_line_takes_every_option_with_its_default_and_choices():
     for o in OPTIONS.values():
         action = actions[o.name]
         default = ",".join(o.default) if o.name == "transform" else o.default
-        assert set(o.flags) <= set(action.option_strings) and action.default == default, o
+        # absent unless given (a preset's values are not overridden by defaults); the help says the default
+        assert set(o.flags) <= set(action.option_strings) and action.default == argparse.SUPPRESS, o
         assert tuple(action.choices or ()) == o.choices and o.help in action.help, o
+        assert o.types[0] is bool or f"(default: {'none' if default is None else default})" in action.help, o
     restated = [a.dest for a in actions.values() if a.container.title != "registration" and a.dest in DEFAULTS]
     assert restated == []
     args = build_parser().parse_args(["register", "f.nii", "m.nii", "--output-transform", "t.tfm", "--init", "none",
                                       "--iterations", "5", "--transform", "rigid,affine", "--diffeomorphic"])
-    options = RegistrationOptions.from_values({name: getattr(args, name) for name in DEFAULTS})
+    options = register_cli._options(args)
     assert options.initialize == "none" and options.schedule("rigid") == [5, 5, 5]
+    assert register_cli._options(build_parser().parse_args(["register", "f", "m", "--output-transform", "t"])) \
+        == RegistrationOptions()
     assert options.stages == ("rigid", "affine") and options.diffeomorphic and options.total_iterations() == 30
 
 

@@ -77,3 +77,21 @@ def test_a_shipped_preset_cannot_be_replaced_or_removed():
         without_preset("", "ct-to-ct")
     with pytest.raises(InputError, match="cannot run"):
         with_preset("", "bad", {"transform": ["bspline", "affine"]})
+
+
+def test_the_command_line_takes_a_preset_and_options_given_win(tmp_path, capsys):
+    from gdbackend.cli import main
+    from gdbackend.sample_data import itk_example
+    fixed, moving = (str(itk_example(f"BrainProtonDensitySlice{s}.png")) for s in ("Border20", "Shifted13x17y"))
+    out = tmp_path / "t.tfm"
+    assert main(["register", fixed, moving, "--preset", "rigid-same-modality", "--levels", "2",
+                 "--output-transform", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["transform"] == "rigid" and summary["metric"] == "ncc" and out.is_file()
+    mine = tmp_path / "mine.json"
+    mine.write_text(with_preset("", "shift", {"transform": "translation", "levels": 2}))
+    assert main(["register", fixed, moving, "--preset", "shift", "--presets-file", str(mine),
+                 "--output-transform", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["transform"] == "translation"
+    assert main(["register", fixed, moving, "--preset", "nope", "--output-transform", str(out)]) == 2
+    assert "Unknown preset 'nope': use one of rigid-same-modality" in capsys.readouterr().err

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+from ..errors import InputError
 from .options import DEFAULTS, OPTIONS, RegistrationOptions
+from .presets import all_presets, shipped_presets
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,19 +21,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fixed-mask")
     p.add_argument("--moving-mask")
     group = p.add_argument_group("registration")
+    group.add_argument("--preset", help="start from a preset's options (those given here win): "
+                       f"{', '.join(shipped_presets())}, or one of --presets-file")
+    group.add_argument("--presets-file", help="a JSON file of your own presets (the form of GDImaging's presets.json)")
+    # option values absent unless given, so that a preset's own are not overridden by defaults
     for o in OPTIONS.values():
-        default = ",".join(o.default) if o.name == "transform" else o.default
+        default = ",".join(o.default) if o.name == "transform" else o.default   # shown in the help
         help = f"{o.help} (default: {'none' if default is None else default})"
         if o.types[0] is bool:
-            group.add_argument(*o.flags, dest=o.name, action=argparse.BooleanOptionalAction, default=default,
-                               help=o.help)
+            group.add_argument(*o.flags, dest=o.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=o.help)
         else:
-            group.add_argument(*o.flags, dest=o.name, type=o.types[0], default=default, choices=o.choices or None,
-                               help=help, nargs="+" if list in o.types and o.types[0] is int else None)
+            group.add_argument(*o.flags, dest=o.name, type=o.types[0], default=argparse.SUPPRESS,
+                               choices=o.choices or None, help=help,
+                               nargs="+" if list in o.types and o.types[0] is int else None)
     p.add_argument("--output-transform", required=True, help=".tfm/.txt (linear), .h5/.nii.gz (deformable)")
     p.add_argument("--output-image", help="moving image resampled onto the fixed grid")
     p.add_argument("--json", action="store_true", help="print one JSON summary line")
     p.set_defaults(run=run)
+
+
+def _options(args: argparse.Namespace) -> RegistrationOptions:
+    """The options given on the command line, over a preset's when one is named, over the defaults."""
+    given = {name: getattr(args, name) for name in DEFAULTS if hasattr(args, name)}
+    if not args.preset:
+        return RegistrationOptions.from_values(given)
+    text = ""
+    if args.presets_file:
+        try:
+            text = Path(args.presets_file).read_text()
+        except OSError as e:
+            raise InputError(f"Cannot read the presets file {args.presets_file}: {e.strerror}.") from None
+    presets = all_presets(text)
+    if args.preset not in presets:
+        raise InputError(f"Unknown preset {args.preset!r}: use one of {', '.join(presets)}.")
+    return presets[args.preset].registration_options(**given)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..volume import Volume
     from .engine import register
 
-    options = RegistrationOptions.from_values({name: getattr(args, name) for name in DEFAULTS})
+    options = _options(args)
     fixed, moving = Volume.read(args.fixed), Volume.read(args.moving)
     masks = [Volume.read(p) if p else None for p in (args.fixed_mask, args.moving_mask)]
     check_output(args.output_transform, 8 * fixed.ndim * fixed.array.size, "transform")  # at most a dense field
