@@ -38,9 +38,17 @@ def shell_uses(path: Path) -> list[str]:
     return bad
 
 
+# eval of a config expression whose syntax tree was first checked against an allow-list (no attribute access but
+# named torch/numpy values, no builtins but a few pure functions): the escapes below are refused before it runs
+CHECKED_EVAL = {"gdbackend/segment/bundle_expressions.py"}
+
+
 def unsafe_calls(path: Path) -> list[str]:
     bad = []
+    checked_eval = path.relative_to(ROOT).as_posix() in CHECKED_EVAL
     for node, name in calls(path):
+        if name == "eval" and checked_eval:
+            continue
         if name == "torch.load":
             flag = next((kw.value for kw in node.keywords if kw.arg == "weights_only"), None)
             if not (isinstance(flag, ast.Constant) and flag.value is True):
@@ -64,3 +72,15 @@ def test_the_scan_finds_each_pattern(tmp_path, monkeypatch):
                    "torch.load(p)\ntorch.load(p, weights_only=False)\ntempfile.mktemp()\n"
                    "subprocess.run(['ls'], shell=False)\ntorch.load(p, weights_only=True)\n")
     assert len(shell_uses(bad)) == 4 and len(unsafe_calls(bad)) == 3
+
+
+@pytest.mark.parametrize("expression", [
+    "$().__class__.__bases__[0].__subclasses__()", "$__import__('os').system('ls')", "$open('/etc/passwd')",
+    "$[c for c in ().__class__.__mro__]", "$(lambda: 0).__globals__", "$getattr(1, 'real')",
+    "$torch.load('x.pt')", "$np.load('x.npy', allow_pickle=True)", "$@a.__class__", "$exec('1')",
+    "$globals()", "$'{0.__class__}'.format(1)",
+])
+def test_the_checked_eval_refuses_what_would_run_code(expression):
+    from gdbackend.segment.bundle_expressions import Untrusted, evaluate
+    with pytest.raises(Untrusted):
+        evaluate(expression, lambda ref: [1, 2], "test")

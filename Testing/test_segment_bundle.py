@@ -16,7 +16,6 @@ from test_models_safety import malicious_files
 from gdbackend.cli import main
 from gdbackend.errors import ModelError
 from gdbackend.segment import load_model, predict
-from gdbackend.segment.inference import model_probabilities, to_model_space
 from gdbackend.volume import Volume
 
 ROI = [16, 24, 32]  # x, y, z: unequal, so a mixed-up axis order shows
@@ -67,8 +66,8 @@ def image() -> Volume:
 def test_the_card_comes_from_the_bundle(tmp_path):
     folder, _ = make_bundle(tmp_path)
     model, card = load_model(folder)
-    assert card["spacing"] == [1.5, 2.0, 2.5] and card["patch"] == ROI[::-1] and card["axcodes"] == "RAS"
-    assert card["normalisation"] == "ct:0.0,200.0" and card["in_channels"] == 1 and card["spatial_dims"] == 3
+    assert card["spacing"] == [1.5, 2.0, 2.5] and card["patch"] == ROI[::-1] and card["source"] == "monai-bundle"
+    assert card["in_channels"] == 1 and card["spatial_dims"] == 3 and not card["multi_label"]
     assert [(lb["value"], lb["name"]) for lb in card["labels"]] == [(1, "liver"), (2, "spleen")]
     assert not model.training
 
@@ -76,18 +75,15 @@ def test_the_card_comes_from_the_bundle(tmp_path):
 def test_outputs_equal_the_network_run_directly_in_the_bundles_layout(tmp_path):
     folder, net = make_bundle(tmp_path)
     model, card = load_model(folder)
-    volume = image()
-    x, grid = to_model_space([volume], card)
-    assert x.shape == (1, *ROI[::-1])  # one window: sliding-window blending is then the identity
-    ours = model_probabilities(model, card, x, torch.device("cpu"))
-    # what MONAI gives after LoadImaged + Orientationd(RAS): (C, x, y, z), x towards R, y towards A
-    bundle_array = torch.from_numpy(x.transpose(0, 3, 2, 1)[:, ::-1, ::-1].copy())[None]
+    volume = image()  # on the bundle's grid and one window: Spacingd and window blending change nothing
+    # what MONAI gives after LoadImaged + Orientationd(RAS) + scaling: (C, x, y, z), x towards R, y towards A
+    scaled = np.clip(volume.array / 200, 0, 1).astype(np.float32)
+    bundle_array = torch.from_numpy(scaled.T[::-1, ::-1].copy())[None, None]
     with torch.no_grad():
-        direct = torch.softmax(net(bundle_array), 1)[0].numpy()
-    np.testing.assert_allclose(ours, direct[:, ::-1, ::-1].transpose(0, 3, 2, 1), atol=1e-5)
+        direct = net(bundle_array).argmax(1)[0].numpy()[::-1, ::-1].T
     labels = predict(model, card, volume)
     assert labels.same_grid(volume)
-    np.testing.assert_array_equal(labels.array, direct[:, ::-1, ::-1].transpose(0, 3, 2, 1).argmax(0))
+    np.testing.assert_array_equal(labels.array, direct)
 
 
 def test_gd_segment_predict_takes_a_bundle_folder(tmp_path, capsys):
@@ -102,23 +98,26 @@ def test_gd_segment_predict_takes_a_bundle_folder(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("network_def, message", [
-    ({**NETWORK, "channels": "$__import__('pathlib').Path('MARKER').touch() or [4, 8]"}, "would run code"),
-    ({"_target_": "pathlib.Path.touch", "self": "MARKER"}, "is not a MONAI network"),
+    ({**NETWORK, "channels": "$__import__('pathlib').Path('MARKER').touch() or [4, 8]"}, "runs code"),
+    ({"_target_": "pathlib.Path.touch", "self": "MARKER"}, "is not a MONAI transform, inferer or network"),
+    ({"_target_": "monai.networks.utils.torch.save", "obj": 1, "f": "MARKER"}, "is not a MONAI transform"),
     ({**NETWORK, "_mode_": "callable"}, "uses _mode_, which runs code"),
-    ({**NETWORK, "out_channels": "@n"}, "would run code"),
+    ({**NETWORK, "out_channels": "@n"}, "runs code"),
 ])
 def test_a_network_definition_that_would_run_code_is_refused(tmp_path, monkeypatch, network_def, message):
     monkeypatch.chdir(tmp_path)
-    folder, _ = make_bundle(tmp_path, network_def, n="$1 + 2")
+    monkeypatch.setenv("GDIMAGING_CACHE", str(tmp_path / "cache"))
+    folder, _ = make_bundle(tmp_path, network_def, n="$__import__('pathlib').Path('MARKER').touch() or 3")
     with pytest.raises(ModelError, match=message):
         load_model(folder)
     assert not (tmp_path / "MARKER").exists()
 
 
-def test_settings_computed_by_expressions_are_refused_not_evaluated(tmp_path, monkeypatch):
+def test_settings_computed_by_code_are_refused_not_evaluated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GDIMAGING_CACHE", str(tmp_path / "cache"))
     folder, _ = make_bundle(tmp_path, roi="$__import__('pathlib').Path('MARKER').touch() or [16, 24, 32]")
-    with pytest.raises(ModelError, match="computes a setting GDImaging needs"):
+    with pytest.raises(ModelError, match="runs code"):
         load_model(folder)
     assert not (tmp_path / "MARKER").exists()
 

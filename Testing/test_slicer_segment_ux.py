@@ -26,6 +26,7 @@ from slicer_double import load
 load("GDSegment")
 import qt  # noqa: E402
 import slicer  # noqa: E402
+from test_slicer_panels import spin  # noqa: E402
 
 from GDImagingLib import modelchoice, nodes, views  # noqa: E402
 
@@ -56,15 +57,6 @@ def fresh_settings(tmp_path, monkeypatch):
     qt.QSettings().remove("GDImaging")
     yield
     qt.QSettings().remove("GDImaging")
-
-
-def spin(until, seconds: float = 120) -> None:
-    """Slicer's event loop until `until()` (the panels poll their jobs from timers)."""
-    end = time.perf_counter() + seconds
-    while not until() and time.perf_counter() < end:
-        slicer.app.processEvents()
-        time.sleep(0.01)
-    assert until(), "timed out"
 
 
 def slice_volume(name: str, file: str = "BrainProtonDensitySlice.png"):

@@ -37,8 +37,8 @@ def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], co
     image = Volume.read(inputs["image"])
     context.progress(0.1, message="model loaded")
     label = predict_labels(model, card, image, bool(options.get("flips", False)),
-                           bool(options.get("largest_component", False)), float(options.get("overlap", 0.5)),
-                           report=context.message)
+                           bool(options.get("largest_component", False)), options.get("overlap"),
+                           report=context.message, files=[inputs["image"]])
     if context.cancelled():
         raise Cancelled("Segmentation cancelled: nothing was written.")
     context.progress(0.9, message="segmented")

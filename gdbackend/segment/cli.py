@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(run=run_train)
 
     pr = actions.add_parser("predict", help="segment images with a trained model")
-    pr.add_argument("images", nargs="+", help="image files (one per case)")
+    pr.add_argument("images", nargs="+", help="image files, one per case; a case of several channels (e.g. MR "
+                    "sequences) as one argument with its files in the model's channel order, joined by commas")
     pr.add_argument("--model", required=True)
     pr.add_argument("--out", required=True, help="folder for the label maps (NAME.nii.gz)")
     _inference_options(pr)
@@ -76,7 +77,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flips", action="store_true", help="average with the left-right flipped prediction")
     p.add_argument("--largest-component", action="store_true", help="keep each label's largest connected part")
-    p.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap (0-1)")
+    p.add_argument("--overlap", type=float, help="sliding-window overlap (0-1; default: 0.5, or a MONAI "
+                   "bundle's own setting)")
+    p.add_argument("--trust-bundle", action="store_true", help="run this MONAI bundle's own code (its scripts/, "
+                   "expressions such as torch.load); asked once per bundle, remembered until its files change")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--json", action="store_true", help="print one JSON summary line")
 
@@ -130,17 +134,17 @@ def _case_name(path: Path) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.images]
+    cases = [[Path(p) for p in arg.split(",")] for arg in args.images]
     out = Path(args.out)
-    images = [Volume.read(p) for p in paths]   # every file is read (and refused) before any work
-    make_output_folder(out, sum(2 * im.array.size for im in images), "label maps")  # uint16, uncompressed
-    model, card = load_model(args.model, args.device)
-    bar = ProgressBar(len(paths), "segment predict")
+    images = [[Volume.read(p) for p in case] for case in cases]   # every file is read (and refused) before any work
+    make_output_folder(out, sum(2 * case[0].array.size for case in images), "label maps")  # uint16, uncompressed
+    model, card = load_model(args.model, args.device, args.trust_bundle)
+    bar = ProgressBar(len(cases), "segment predict")
     written = []
-    for k, (path, image) in enumerate(zip(paths, images)):
-        label = predict(model, card, image, args.flips, args.largest_component, args.overlap, _report)
-        written.append(str(label.write(out / f"{_case_name(path)}.nii.gz")))
-        bar.update(k + 1, path.name)
+    for k, (paths, channels) in enumerate(zip(cases, images)):
+        label = predict(model, card, channels, args.flips, args.largest_component, args.overlap, _report, paths)
+        written.append(str(label.write(out / f"{_case_name(paths[0])}.nii.gz")))
+        bar.update(k + 1, paths[0].name)
     bar.close()
     print(json.dumps({"model": str(args.model), "outputs": written}) if args.json else
           f"wrote {len(written)} label map(s) to {out}")
@@ -150,7 +154,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     if args.csv:
         check_output(args.csv, 0, "CSV")
-    model, card = load_model(args.model, args.device)
+    model, card = load_model(args.model, args.device, args.trust_bundle)
     cases = load_cases(args.data)
     for case in cases:   # every case is checked before the model runs
         check_case(case, card["labels"])

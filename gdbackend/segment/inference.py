@@ -16,6 +16,7 @@ from ..errors import InputError, ModelError
 from ..train import load_network
 from ..volume import Volume
 from .bundle import is_bundle, load_bundle
+from .bundle_run import BundleModel
 from .networks import build_network
 from .preprocess import image_to_model
 
@@ -23,10 +24,12 @@ TASK = "segment"
 Report = Callable[[str], None]
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """(network in eval mode on `device`, model card) of a segmentation checkpoint or a MONAI bundle folder."""
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               trust: bool = False) -> tuple[torch.nn.Module, dict]:
+    """(network in eval mode on `device`, model card) of a segmentation checkpoint or a MONAI bundle folder;
+    `trust` consents, once, to run a bundle's own code (its scripts/, expressions beyond simple ones)."""
     if is_bundle(path):
-        return load_bundle(path, choose_device(device))
+        return load_bundle(path, choose_device(device), trust)
     return load_network(path, TASK, build_network, device)
 
 
@@ -62,12 +65,13 @@ def model_probabilities(model: torch.nn.Module, card: dict, image: np.ndarray, d
 def check_channels(images: list[Volume], card: dict) -> None:
     expected = card["in_channels"]
     if len(images) != expected:
-        raise ModelError(f"The model expects {expected} input channel(s) (e.g. {', '.join(card.get('channels', []))})"
-                         f" but {len(images)} image(s) were given: give one image per channel, in that order.")
+        names = card.get("channels") or [f"channel {c + 1}" for c in range(expected)]
+        raise ModelError(f"The model expects {expected} input channel(s) ({', '.join(names)}) but {len(images)} "
+                         "image(s) were given: give one image per channel, in that order.")
     if images[0].ndim != card["spatial_dims"]:
         raise ModelError(f"The model is {card['spatial_dims']}D but the image is {images[0].ndim}D: "
                          f"use a {images[0].ndim}D model.")
-    if any(not im.same_grid(images[0]) for im in images[1:]):
+    if card.get("source") != "monai-bundle" and any(not im.same_grid(images[0]) for im in images[1:]):
         raise InputError("The input channels are on different grids: resample them onto the first one.")
 
 
@@ -81,11 +85,20 @@ def to_model_space(images: list[Volume], card: dict) -> tuple[np.ndarray, Volume
 
 
 def predict(model: torch.nn.Module, card: dict, images: Volume | list[Volume], flips: bool = False,
-            largest_component: bool = False, overlap: float = 0.5, report: Report | None = None) -> Volume:
+            largest_component: bool = False, overlap: float | None = None, report: Report | None = None,
+            files: list[str | Path] | None = None) -> Volume:
     """Label map (the card's label values) on the grid of the (first) input image; `report` gets messages
-    such as the out-of-memory fallback (default: the "gdbackend" logger)."""
+    such as the out-of-memory fallback (default: the "gdbackend" logger). `overlap` None is the model's own:
+    0.5 for GDImaging models, the inferer's setting for a MONAI bundle (which runs its own pipeline).
+    `files`, the images' files, lets a MONAI bundle read them with its own reader, exactly as MONAI does."""
     images = [images] if isinstance(images, Volume) else list(images)
     check_channels(images, card)
+    if isinstance(model, BundleModel):
+        classes = model.labels(images, flips, overlap, report, files)
+        if largest_component:
+            classes = keep_largest_components(classes, int(classes.max()))
+        return images[0].with_array(classes)
+    overlap = 0.5 if overlap is None else overlap
     device = next(model.parameters()).device
     x, grid = to_model_space(images, card)
     prob = model_probabilities(model, card, x, device, flips, overlap, report)
