@@ -25,3 +25,12 @@ def test_missing_packages_are_installed_through_slicer_packaging_even_before_it_
     assert not ensurePackages(requirements, "GDSegment")  # nothing was really installed
     assert calls == [(["gdimaging-absent-package>=1.0"], {"skip_packages": NEVER_BY_PIP, "requester": "GDSegment"})]
     assert {"torch", "SimpleITK", "numpy"} <= set(NEVER_BY_PIP)  # pip must never replace Slicer's own
+
+
+def test_installed_packages_are_found_by_distribution_name(tmp_path):
+    """pyyaml's module is yaml and scikit-image's is skimage: what the module lists is found as installed."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("pyyaml>=6\nscikit-image>=0.22\nmonai>=1.4\n")
+    assert ensurePackages(requirements, "GDSegment")
+    assert ensurePackages(load("GDSegment").__file__.replace("GDSegment.py", "Resources/requirements.txt"),
+                          "GDSegment")

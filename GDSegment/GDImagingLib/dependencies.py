@@ -3,8 +3,8 @@ the rest from the module's Resources/requirements.txt through pip, never replaci
 SimpleITK/numpy nor installing torch by pip (CONVENTIONS 6)."""
 from __future__ import annotations
 
-import importlib.util
 import re
+from importlib import metadata
 from pathlib import Path
 
 import slicer
@@ -53,8 +53,18 @@ def ensurePackages(requirementsPath: str | Path, requester: str) -> bool:
 
 
 def _missing(wanted: list[str]) -> list[str]:
+    """The requirements whose distribution is not installed (by distribution name: pyyaml's module is yaml,
+    scikit-image's is skimage)."""
     names = {req: re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0] for req in wanted}
-    return [req for req, name in names.items() if importlib.util.find_spec(name.replace("-", "_")) is None]
+    return [req for req, name in names.items() if not _installed(name)]
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def ensureDependencies(requirementsPath: str | Path, requester: str) -> bool:
