@@ -119,7 +119,7 @@ def test_composite_rigid_affine_bspline_in_one_call(brain_points):
 
 
 @pytest.mark.parametrize("diffeomorphic,optimizer,iterations", [(False, "sgd", [100, 60, 40]),
-                                                                (True, "adam", [100, 40, 10])])
+                                                                (True, "adam", [60, 20, 5])])
 def test_dense_field_improves_overlap_of_the_deformable_case(diffeomorphic, optimizer, iterations):
     fixed, moving, fixed_labels, moving_labels, _ = cases.deformable_case()
     result = register(fixed, moving, "dense", "mse", diffeomorphic=diffeomorphic, optimizer=optimizer,
