@@ -1,4 +1,4 @@
-"""Export of trained models to TorchScript: the exported file gives the same outputs as the checkpoint's
+"""Export of trained models with torch.export: the exported file gives the same outputs as the checkpoint's
 network (on the training size and on other sizes and batches) and carries the model card."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def segmentation_model(module_tmp):
     return out
 
 
-def same_outputs(model: torch.nn.Module, exported: torch.jit.ScriptModule, *shapes: tuple[int, ...]) -> None:
+def same_outputs(model: torch.nn.Module, exported: torch.nn.Module, *shapes: tuple[int, ...]) -> None:
     g = torch.Generator().manual_seed(1)
     for shape in shapes:
         x = torch.randn(*shape, generator=g)
@@ -44,24 +44,24 @@ def same_outputs(model: torch.nn.Module, exported: torch.jit.ScriptModule, *shap
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_segmentation_model_exports_to_torchscript(segmentation_model, tmp_path):
-    out = tmp_path / "seg.ts.pt"
-    assert main(["export", str(segmentation_model), str(out), "--format", "torchscript"]) == 0
+def test_segmentation_model_exports_with_torch_export(segmentation_model, tmp_path):
+    out = tmp_path / "seg.pt2"
+    assert main(["export", str(segmentation_model), str(out), "--format", "pt2"]) == 0
     model, card = load_model(segmentation_model)
-    exported = torch.jit.load(str(out))
+    exported = torch.export.load(str(out)).module()
     same_outputs(model, exported, (1, 1, 32, 32), (3, 1, 32, 32), (2, 1, 64, 48))
     assert load_card(out)["labels"] == card["labels"] and load_card(out)["patch"] == [32, 32]
 
 
-def test_classification_model_exports_to_torchscript(tmp_path):
+def test_classification_model_exports_with_torch_export(tmp_path):
     torch.manual_seed(0)
     arguments = classifier_args("resnet10", 3, 2)
     card = {"task": "classify", "network": "resnet10", "arguments": arguments, "spatial_dims": 3,
             "in_channels": 1, "size": [16, 16, 16], "classes": ["normal", "lesion"]}
     path = save_checkpoint(tmp_path / "cls.pt", build_classifier("resnet10", arguments).state_dict(), card)
-    export(path, tmp_path / "cls.ts.pt")
+    export(path, tmp_path / "cls.pt2")
     model, _ = load_classifier(path)
-    same_outputs(model, torch.jit.load(str(tmp_path / "cls.ts.pt")), (1, 1, 16, 16, 16), (4, 1, 16, 16, 16))
+    same_outputs(model, torch.export.load(str(tmp_path / "cls.pt2")).module(), (1, 1, 16, 16, 16), (4, 1, 16, 16, 16))
 
 
 def test_bad_exports_are_refused(segmentation_model, tmp_path):
@@ -69,7 +69,7 @@ def test_bad_exports_are_refused(segmentation_model, tmp_path):
         export(segmentation_model, tmp_path / "x", "tflite")
     save_checkpoint(tmp_path / "det.pt", {}, {"task": "detect"})
     with pytest.raises(ModelError, match="only segmentation and classification"):
-        export(tmp_path / "det.pt", tmp_path / "det.ts.pt")
+        export(tmp_path / "det.pt", tmp_path / "det.pt2")
     if importlib.util.find_spec("onnx") is None:
         with pytest.raises(InputError, match="pip install onnx"):
             export(segmentation_model, tmp_path / "seg.onnx", "onnx")

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("gdbackend.classify.cli", "ResNet image classification (whole image or region of interest)"),
     "detect": ("gdbackend.detect.cli", "lesion detection (2.5D slices or whole 3D volumes, 3D boxes in LPS mm)"),
     "models": ("gdbackend.models.cli", "pretrained models: list, download (checked), import a local file"),
-    "export": ("gdbackend.export", "export a segmentation/classification model to TorchScript or ONNX"),
+    "export": ("gdbackend.export", "export a segmentation/classification model with torch.export or to ONNX"),
     "demo": ("gdbackend.demo", "run the demo on the sample data and write a report"),
 }
 

@@ -1,6 +1,7 @@
-"""Export a trained segmentation or classification checkpoint for use outside GDImaging: TorchScript
-(always) or ONNX (when the `onnx` package is installed). In TorchScript the model card travels inside the
-file (`card.json`), so the user still knows the spacing, normalisation and labels the network expects."""
+"""Export a trained segmentation or classification checkpoint for use outside GDImaging: a `torch.export`
+program (`.pt2`, always; TorchScript is deprecated in torch 2.14) or ONNX (when the `onnx` package is
+installed). In the `.pt2` file the model card travels inside (`card.json`), so the user still knows the spacing,
+normalisation and labels the network expects."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ from .errors import InputError, ModelError
 if TYPE_CHECKING:   # torch is imported by the functions that use it, so that `gd --help` starts without it
     import torch
 
-FORMATS = ("torchscript", "onnx")
+FORMATS = ("pt2", "onnx")
 
 
 def _load(path: str | Path) -> tuple[torch.nn.Module, dict, torch.Tensor]:
@@ -34,27 +35,36 @@ def _load(path: str | Path) -> tuple[torch.nn.Module, dict, torch.Tensor]:
         size = card["size"]
     else:
         raise ModelError(f"{path} is a {task!r} model: only segmentation and classification models can be "
-                         "exported (detection models hold Python-side box logic that TorchScript cannot trace).")
-    example = torch.randn(1, card["in_channels"], *size, generator=torch.Generator().manual_seed(0))
+                         "exported (detection models hold Python-side box logic that an export cannot capture).")
+    # a batch of 2: torch.export specialises sizes 0 and 1, and the program must take any batch
+    example = torch.randn(2, card["in_channels"], *size, generator=torch.Generator().manual_seed(0))
     return model, card, example
 
 
-def export(model_path: str | Path, out: str | Path, fmt: str = "torchscript") -> Path:
-    """Write `out` atomically; it maps a (N, channels, *size) model-space tensor to the network's logits."""
+def export(model_path: str | Path, out: str | Path, fmt: str = "pt2") -> Path:
+    """Write `out` atomically; it maps a (N, channels, *spatial) model-space tensor to the network's logits, for
+    any batch N and (for networks that allow it) other spatial sizes than the one trained on.
+
+    Args:
+        model_path: a GDImaging segmentation or classification model file.
+        out: the exported file (.pt2 or .onnx).
+        fmt: "pt2" (torch.export, loaded with `torch.export.load(out).module()`) or "onnx".
+    """
     import torch
 
     from .volume import write_atomic
     if fmt not in FORMATS:
         raise InputError(f"Unknown export format {fmt!r}: use {' or '.join(FORMATS)}.")
     if fmt == "onnx" and importlib.util.find_spec("onnx") is None:
-        raise InputError("ONNX export needs the onnx package: pip install onnx, or export to torchscript.")
+        raise InputError("ONNX export needs the onnx package: pip install onnx, or export to pt2.")
     model, card, example = _load(model_path)
     card_json = json.dumps(card)
     with torch.no_grad():
-        if fmt == "torchscript":
-            traced = torch.jit.trace(model, example)
-            return write_atomic(Path(out), lambda tmp: torch.jit.save(traced, str(tmp),
-                                                                      _extra_files={"card.json": card_json}))
+        if fmt == "pt2":
+            dynamic = {axis: torch.export.Dim.AUTO for axis in range(example.ndim) if axis != 1}   # not channels
+            program = torch.export.export(model, (example,), dynamic_shapes=(dynamic,))
+            return write_atomic(Path(out), lambda tmp: torch.export.save(program, str(tmp),
+                                                                         extra_files={"card.json": card_json}))
         axes = {"input": {0: "batch"}, "output": {0: "batch"}}
         return write_atomic(Path(out), lambda tmp: torch.onnx.export(
             model, (example,), str(tmp), input_names=["input"], output_names=["output"], dynamic_axes=axes,
@@ -62,16 +72,16 @@ def export(model_path: str | Path, out: str | Path, fmt: str = "torchscript") ->
 
 
 def load_card(path: str | Path) -> dict:
-    """The model card inside an exported TorchScript file."""
+    """The model card inside an exported .pt2 file."""
     import torch
     files = {"card.json": ""}
-    torch.jit.load(str(path), map_location="cpu", _extra_files=files)
+    torch.export.load(str(path), extra_files=files)
     return json.loads(files["card.json"])
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a segmentation/classification model to TorchScript or ONNX")
+    p = sub.add_parser("export", help="export a segmentation/classification model with torch.export or to ONNX")
     p.add_argument("model", help="a GDImaging model file (.pt)")
-    p.add_argument("out", help="the exported file (.pt for TorchScript, .onnx)")
-    p.add_argument("--format", default="torchscript", choices=FORMATS)
+    p.add_argument("out", help="the exported file (.pt2 for torch.export, .onnx)")
+    p.add_argument("--format", default="pt2", choices=FORMATS)
     p.set_defaults(run=lambda args: print(export(args.model, args.out, args.format)))
