@@ -94,8 +94,8 @@ def test_classifier_choices_are_checked(patches, tmp_path, capsys):
 
 # --workers 1: each kind of training dataset also goes through a spawned data-loader process
 @pytest.mark.parametrize("architecture,options", [
-    ("retinanet_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128", "--workers", "1"]),
-    ("fcos_resnet18_fpn", ["--spacing", "2", "2", "4", "--size", "128"]),
+    ("retinanet_resnet18_fpn", ["--spacing", "3", "3", "6", "--size", "96", "--workers", "1"]),
+    ("fcos_resnet18_fpn", ["--spacing", "3", "3", "6", "--size", "96"]),
     ("retinanet3d", ["--spacing", "4", "4", "4", "--patch-size", "32", "32", "32", "--patches-per-volume", "2",
                      "--workers", "1"]),
     ("unet3d", ["--spacing", "4", "4", "4", "--patch-size", "24", "24", "24", "--patches-per-volume", "2",
