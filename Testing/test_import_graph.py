@@ -145,9 +145,9 @@ def left_out_of_slicer() -> set[str]:
 def test_what_slicer_gets_never_imports_the_demo_and_sample_code():
     left_out = left_out_of_slicer()
     assert {"gdbackend.sample_data", "gdbackend.lesions", "gdbackend.register.demo", "gdbackend.segment.sample",
-            "gdbackend.detect.sample"} <= left_out
+            "gdbackend.detect.sample", "gdbackend.segment.sample_brain"} <= left_out
     assert "gdbackend.demo" not in left_out, "`gd demo` itself ships: it says where the demo runs"
-    assert all(n.rsplit(".", 1)[-1] in {"demo", "sample", "sample_data", "lesions"} for n in left_out), left_out
+    assert all(re.fullmatch(r"demo|sample(_\w+)?|lesions", n.rsplit(".", 1)[-1]) for n in left_out), left_out
     for name, path in MODULES.items():
         if name in left_out:
             continue
