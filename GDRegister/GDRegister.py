@@ -19,7 +19,15 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 from gdbackend.errors import InputError
-from gdbackend.register.options import DEFAULTS, DEFORMABLE, INITIALISATIONS, MAX_LEVELS, METRICS, OPTIMIZERS
+from gdbackend.register.options import (
+    DEFAULTS,
+    INITIALISATIONS,
+    MAX_LEVELS,
+    METRICS,
+    OPTIMIZERS,
+    OUTPUT_TYPES,
+    RegistrationOptions,
+)
 from gdbackend.volume import Volume
 from GDImagingLib import nodes, settings
 from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
@@ -30,6 +38,10 @@ TRANSFORMS = ["rigid", "affine", "rigid,affine", "rigid,affine,bspline", "affine
               "bspline", "dense"]
 DEVICES = ["auto", "cpu", "cuda"]
 DEVICE_SETTING = "register/device"   # kept across sessions (GDImagingLib.settings)
+# the node class of each output type (RegistrationOptions.result_type()) and the job's transform file
+RESULT_NODES = {"linear": ("vtkMRMLLinearTransformNode", "transform.tfm"),
+                "bspline": ("vtkMRMLBSplineTransformNode", "transform.h5"),
+                "displacement": ("vtkMRMLGridTransformNode", "transform.h5")}
 
 
 class GDRegister(ScriptedLoadableModule):
@@ -64,8 +76,10 @@ class GDRegisterParameterNode:
     iterations: Annotated[int, WithinRange(1, 10000)] = 200
     learningRate: Annotated[float, WithinRange(0.0, 100.0)] = 0.0
     device: Annotated[str, Choice(DEVICES)] = DEFAULTS["device"]
+    outputType: Annotated[str, Choice(list(OUTPUT_TYPES))] = DEFAULTS["output_type"]
     # Optional: empty until the first result (Slicer's wrapper refuses a None default for a union without None)
-    outputTransform: Optional[Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLGridTransformNode]]
+    outputTransform: Optional[Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLBSplineTransformNode,
+                                    slicer.vtkMRMLGridTransformNode]]
     outputVolume: slicer.vtkMRMLScalarVolumeNode
     showResult: bool = True
 
@@ -159,11 +173,11 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             presetchoice.fillComboBox(self.ui.presetComboBox, name)
 
     def _checkCanApply(self, caller=None, event=None) -> None:
-        p = self._parameterNode
-        ready = bool(p and p.fixedVolume and p.movingVolume and p.fixedVolume != p.movingVolume)
-        self.ui.applyButton.setEnabled(ready or self.runner.running)
-        self.ui.applyButton.setToolTip(_("Register the moving volume onto the fixed one.") if ready else _(
-            "Select two different volumes."))
+        reason = "" if self.runner.running else self.logic.whyNot(self._parameterNode)
+        self.ui.applyButton.setEnabled(not reason)
+        self.ui.applyButton.setToolTip(reason or _("Register the moving volume onto the fixed one."))
+        self.ui.reasonLabel.setText(reason)
+        self.ui.reasonLabel.setVisible(bool(reason))
 
     def _inputWidgets(self) -> list:
         """The widgets of every option: locked while a job runs, whose inputs were fixed when it started."""
@@ -212,7 +226,34 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
     def optionsFromParameterNode(p) -> dict:
         return {"transform": p.transform, "metric": p.metric, "optimizer": p.optimizer, "levels": p.levels,
                 "iterations": p.iterations, "learningRate": p.learningRate, "device": p.device,
-                "initialize": p.initialize, "initialTransform": p.initialTransform}
+                "initialize": p.initialize, "initialTransform": p.initialTransform, "outputType": p.outputType}
+
+    @staticmethod
+    def backendOptions(transform: str = "rigid", metric: str = DEFAULTS["metric"],
+                       optimizer: str = DEFAULTS["optimizer"], levels: int = DEFAULTS["levels"], iterations: int = 200,
+                       learningRate: float = 0.0, device: str = DEFAULTS["device"],
+                       outputType: str = DEFAULTS["output_type"], initialTransform=None, **backendOptions) -> dict:
+        """The register job's options from the panel's (learningRate 0: the optimiser's own; an initial transform
+        replaces the initialisation)."""
+        options = {"transform": [s for s in transform.split(",") if s], "metric": metric, "optimizer": optimizer,
+                   "levels": levels, "iterations": iterations, "device": device, "output_type": outputType,
+                   **backendOptions}
+        if learningRate > 0:
+            options["learning_rate"] = learningRate
+        if initialTransform is not None:
+            options["initialize"] = "none"
+        return options
+
+    def whyNot(self, p) -> str:
+        """Why the panel cannot register now ("" when it can): missing volumes, or options the backend refuses
+        (RegistrationOptions' own message, e.g. a linear output type after a bspline stage)."""
+        if not (p and p.fixedVolume and p.movingVolume and p.fixedVolume != p.movingVolume):
+            return _("Select two different volumes.")
+        try:
+            RegistrationOptions.from_values(self.backendOptions(**self.optionsFromParameterNode(p)))
+        except InputError as e:
+            return str(e)
+        return ""
 
     @staticmethod
     def movingFrame(movingVolume, outputTransform=None, initialTransform=None) -> np.ndarray:
@@ -228,32 +269,25 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
         return frame
 
     def prepareJob(self, fixedVolume, movingVolume, fixedMask=None, movingMask=None, resample: bool = False,
-                   transform: str = "rigid", metric: str = DEFAULTS["metric"],
-                   optimizer: str = DEFAULTS["optimizer"], levels: int = DEFAULTS["levels"], iterations: int = 200,
-                   learningRate: float = 0.0, device: str = DEFAULTS["device"], outputTransform=None,
-                   initialTransform=None, **backendOptions) -> Path:
+                   outputTransform=None, initialTransform=None, **panelOptions) -> Path:
         """Write the inputs and a job spec into a new temporary folder; returns the spec path.
 
-        The images are registered as the views show them, through their (linear) parent transforms, except a
-        moving volume under `outputTransform` itself (a run again), which starts from its own frame. A linear
-        `initialTransform` places the moving volume (and its mask) before the registration starts, which then
-        starts from it (`initialize` none).
+        `panelOptions`: those of backendOptions() (transform "rigid,affine", metric, ..., outputType), or any
+        other RegistrationOptions field by its own name. The images are registered as the views show them,
+        through their (linear) parent transforms, except a moving volume under `outputTransform` itself (a run
+        again), which starts from its own frame. A linear `initialTransform` places the moving volume (and its
+        mask) before the registration starts, which then starts from it (`initialize` none).
         """
-        stages = [s for s in transform.split(",") if s]
-        options = {"transform": stages, "metric": metric, "optimizer": optimizer, "levels": levels,
-                   "iterations": iterations, "device": device, **backendOptions}
-        if learningRate > 0:
-            options["learning_rate"] = learningRate
-        if initialTransform is not None:
-            options["initialize"] = "none"
+        options = self.backendOptions(initialTransform=initialTransform, **panelOptions)
+        kind = RegistrationOptions.from_values(options).result_type()   # bad options stop here, with the reason
         frame = self.movingFrame(movingVolume, outputTransform, initialTransform)
         parent = movingVolume.GetParentTransformNode()
         placed = initialTransform or (parent if parent not in (None, outputTransform) else None)
-        if stages[-1] in DEFORMABLE and placed is not None:
-            raise InputError(f"{movingVolume.GetName()} is placed by the transform {placed.GetName()}: a deformable "
+        if kind != "linear" and placed is not None:
+            raise InputError(f"{movingVolume.GetName()} is placed by the transform {placed.GetName()}: a {kind} "
                              "result cannot be combined with it. Harden it first (Transforms module, Harden "
                              "transform), choose no initial transform, or register with linear stages only.")
-        outputs = {"transform": "transform.h5" if stages[-1] in DEFORMABLE else "transform.tfm"}
+        outputs = {"transform": RESULT_NODES[kind][1]}
         if resample:
             outputs["image"] = f"resampled{IMAGE_SUFFIX}"
         folder = jobFolder("register")
@@ -264,7 +298,8 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
 
     def applyResult(self, result: dict, fixedVolume, movingVolume, outputTransform=None, outputVolume=None,
                     showResult: bool = True, movingFrame: np.ndarray | None = None):
-        """Put a finished job's transform (and resampled image) into the scene; returns the transform node.
+        """Put a finished job's transform (and resampled image) into the scene; returns the transform node, of the
+        class its output type needs (RESULT_NODES: a node chosen of another class is left as it is).
 
         The transform maps the fixed volume's world onto the moving volume as it was registered: the frame it
         was registered in (`movingFrame`, see movingFrame(); by default as the scene places it now), a linear
@@ -277,13 +312,12 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
         name = slicer.mrmlScene.GenerateUniqueName(f"{movingVolume.GetName()} to {fixedVolume.GetName()}")
         if movingFrame is None:
             movingFrame = self.movingFrame(movingVolume, outputTransform)
-        toMovingFrame = np.linalg.inv(movingFrame)
-        if path.suffix == ".tfm":
-            node = nodes.transformNodeOfClass(outputTransform, "vtkMRMLLinearTransformNode", name)
-            nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path), toMovingFrame)
+        kind = result["summary"]["output_type"]
+        node = nodes.transformNodeOfClass(outputTransform, RESULT_NODES[kind][0], name)
+        if kind == "linear":
+            nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path), np.linalg.inv(movingFrame))
         else:
-            node = nodes.transformNodeOfClass(outputTransform, "vtkMRMLGridTransformNode", name)
-            nodes.readTransformFile(nodes.displacementFieldFile3D(path, nodes.sliceZ(fixedVolume)), node)
+            nodes.readTransformFile(nodes.transformFile3D(path, nodes.sliceZ(fixedVolume)), node)
         if outputVolume is not None and "image" in result["outputs"]:
             nodes.updateNodeFromVolume(outputVolume, Volume.read(result["outputs"]["image"]),
                                        nodes.sliceZ(fixedVolume))

@@ -172,7 +172,8 @@ def test_cli_writes_transform_image_and_json_line(tmp_path, capsys):
     code = main(["register", fixed, moving, "--transform", "translation", "--metric", "mse", "--optimizer", "sgd",
                  "--output-transform", str(out), "--output-image", str(tmp_path / "moved.nii.gz"), "--json"])
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert code == 0 and set(line) == {"transform", "metric", "final_loss", "iterations", "seconds", "parameters"}
+    assert code == 0 and set(line) == {"transform", "output_type", "metric", "final_loss", "iterations", "seconds",
+                                       "parameters"} and line["output_type"] == "linear"
     matrix = np.array(line["parameters"])
     assert matrix.shape == (3, 3) and np.allclose(matrix[:2, 2], [13, 17], atol=0.01)
     assert np.allclose(sitk.ReadTransform(str(out)).TransformPoint((0.0, 0.0)), (13, 17), atol=0.01)

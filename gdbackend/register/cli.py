@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             group.add_argument(*o.flags, dest=o.name, type=o.types[0], default=argparse.SUPPRESS,
                                choices=o.choices or None, help=help,
                                nargs="+" if list in o.types and o.types[0] is int else None)
-    p.add_argument("--output-transform", required=True, help=".tfm/.txt (linear), .h5/.nii.gz (deformable)")
+    p.add_argument("--output-transform", required=True, help="the transform file, of --output-type: .tfm/.txt/.h5 "
+                   "(linear, bspline), .h5/.nii.gz/.nrrd (displacement)")
     p.add_argument("--output-image", help="moving image resampled onto the fixed grid")
     p.add_argument("--json", action="store_true", help="print one JSON summary line")
     p.set_defaults(run=run)

@@ -19,7 +19,7 @@ from .metrics import Metric, make_metric
 from .optimizers import OPTIMISERS, Optimiser, converged
 from .options import LINEAR, RegistrationOptions
 from .pyramid import Grid, make_pyramid, shrink_schedule
-from .result import RegistrationResult
+from .result import BSplineGrid, RegistrationResult
 from .sampling import Level, Samples
 from .threads import sized_threads
 
@@ -69,17 +69,20 @@ def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] | Non
         else:
             model.set_level(finest, 1.0)
             field_model = model
-    displacement = None
+    displacement, bspline = None, None
     if field_model is not None:
         with torch.no_grad():
             displacement = _total_displacement(field_model, linear, Level(finest, finest, 0))
+        if opts.stages[-1] == "bspline":   # its control grid too, for a B-spline result
+            bspline = BSplineGrid(field_model.coef.detach().double().cpu().numpy(), tuple(field_model.knots),
+                                  linear.cpu().numpy())
     history = run.history
     final = float(np.mean([h["loss"] for h in history[-10:]])) if history else float("nan")
     return RegistrationResult(
         fixed_grid=fixed, stages=list(opts.stages), metric=opts.metric,
         matrix=None if displacement is not None else linear.cpu().numpy(),
         displacement=displacement, loss_history=history, final_loss=final,
-        iterations=len(history), seconds=time.perf_counter() - t0)
+        iterations=len(history), seconds=time.perf_counter() - t0, output_type=opts.result_type(), bspline=bspline)
 
 
 @dataclass

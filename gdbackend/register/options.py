@@ -18,6 +18,8 @@ TRANSFORMS = LINEAR + DEFORMABLE
 METRICS = ("mse", "ncc", "lncc", "mi")
 OPTIMIZERS = ("sgd", "adam", "gd")
 INITIALISATIONS = ("centers", "moments", "none")
+# what the result is: a matrix, the last bspline stage's control-point grid, or a displacement per fixed voxel
+OUTPUT_TYPES = ("auto", "linear", "bspline", "displacement")
 MAX_LEVELS = 6
 # The default schedules. A linear stage's precision is set by its finest level (stochastic descent's decaying gain
 # and averaging run over that level's budget), so it gets the most there: off the benchmark, 150/150/400 halved
@@ -64,6 +66,11 @@ class RegistrationOptions:
                                            f"against the metric, unitless (none: {REGULARIZATION:g})")
     diffeomorphic: bool = _option(False, "dense only: a stationary velocity field integrated by scaling and "
                                   "squaring")
+    output_type: str = _option(
+        "auto", "what the result is: linear (a matrix; linear stages only), bspline (the control-point grid of a "
+        "last bspline stage with the linear stages folded in: exact inside the fixed image, identity outside it), "
+        "displacement (a field on the fixed grid, mm); auto: linear for linear stages, else displacement",
+        choices=OUTPUT_TYPES)
     device: str = _option("auto", "auto, cpu, cuda, cuda:N or mps")
     seed: int | None = _option(0, "random seed of the samples (none: unseeded)")
 
@@ -97,10 +104,11 @@ class RegistrationOptions:
                              "(or a list of them).")
         if any(s in DEFORMABLE for s in self.stages[:-1]):
             raise InputError("A deformable stage must be the last one (e.g. rigid -> affine -> bspline).")
-        for name in ("metric", "optimizer", "initialize"):
+        for name in ("metric", "optimizer", "initialize", "output_type"):
             choices = OPTIONS[name].choices
             if getattr(self, name) not in choices:
                 raise InputError(f"Unknown {name} {getattr(self, name)!r}: use {', '.join(choices)}.")
+        self._check_output_type()
         if not 1 <= self.levels <= MAX_LEVELS:
             raise InputError(f"levels must be between 1 and {MAX_LEVELS}, got {self.levels}.")
         if self.iterations is not None:
@@ -114,6 +122,23 @@ class RegistrationOptions:
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise InputError(f"{name} must be a number >= 0, got {value}.")
+
+    def _check_output_type(self) -> None:
+        last = self.stages[-1]
+        if self.output_type == "linear" and last in DEFORMABLE:
+            raise InputError(f"A linear result needs linear stages only, but the last stage is {last}: choose the "
+                             f"output type {'bspline or ' if last == 'bspline' else ''}displacement, or drop the "
+                             f"{last} stage.")
+        if self.output_type == "bspline" and last != "bspline":
+            other = "linear" if last in LINEAR else "displacement"
+            raise InputError(f"A B-spline result is the control-point grid of a last bspline stage, but the last "
+                             f"stage is {last}: choose the output type {other}, or end with a bspline stage.")
+
+    def result_type(self) -> str:
+        """The output type, `auto` resolved: linear, bspline or displacement."""
+        if self.output_type != "auto":
+            return self.output_type
+        return "linear" if self.stages[-1] in LINEAR else "displacement"
 
     def schedule(self, stage: str) -> list[int]:
         """Iterations per level of `stage`, coarse to fine: at most this many run (a level may converge sooner)."""
