@@ -50,7 +50,12 @@ class GDSegment(ScriptedLoadableModule):
 @parameterNodeWrapper
 class GDSegmentParameterNode:
     segmentVolume: slicer.vtkMRMLScalarVolumeNode
+    # a model of several input channels: the volumes of its 2nd, 3rd, 4th channel (segmentVolume is the 1st)
+    segmentChannel2: slicer.vtkMRMLScalarVolumeNode
+    segmentChannel3: slicer.vtkMRMLScalarVolumeNode
+    segmentChannel4: slicer.vtkMRMLScalarVolumeNode
     segmentAllVolumes: bool = False
+    segmentFolder: Path   # or every image file of this folder, results written beside them
     segmentModel: Path
     segmentOutput: slicer.vtkMRMLSegmentationNode
     segmentReference: slicer.vtkMRMLSegmentationNode
@@ -69,12 +74,14 @@ class GDSegmentParameterNode:
     trainOutput: Path
     classifyVolume: slicer.vtkMRMLScalarVolumeNode
     classifyAllVolumes: bool = False
+    classifyFolder: Path   # or every image file of this folder, results written beside them
     classifyRoi: slicer.vtkMRMLMarkupsROINode
     classifyModel: Path
     classifyTable: slicer.vtkMRMLTableNode
     classifyDevice: Annotated[str, Choice(DEVICES)] = "auto"
     detectVolume: slicer.vtkMRMLScalarVolumeNode
     detectAllVolumes: bool = False
+    detectFolder: Path   # or every image file of this folder, results written beside them
     detectModel: Path
     detectThreshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
     detectTable: slicer.vtkMRMLTableNode
@@ -249,8 +256,9 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Each section runs its own job: its button starts it when its inputs are set (otherwise the reason is
         shown under it and as its tooltip), and cancels it meanwhile. The result views and settings follow."""
         p = self._parameterNode
+        channels = self._segmentChannels()
         reasons = segmentpanel.reasons(p, {name: selector.current.name for name, selector in self.models.items()
-                                           if selector.current and selector.current.needsDownload})
+                                           if selector.current and selector.current.needsDownload}, channels)
         for name, runner in self.runners.items():
             busy = runner.running or bool(self.batches.get(name) and self.batches[name].running)
             reason = "" if busy else reasons[name]
@@ -260,6 +268,7 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._ui(name, "ReasonLabel").setVisible(bool(reason))
         if p is None:
             return
+        self._showChannels(channels)
         for name in PREDICTIONS:
             self.models[name].showPath(_given(getattr(p, f"{name}Model")))
             table = getattr(p, f"{name}Table")
@@ -271,6 +280,21 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if _given(p.trainFolder):
             settings.setValue("train/folder", str(p.trainFolder))
 
+    def _segmentChannels(self) -> tuple[str, ...]:
+        """The Segment model's input channels (none named: one)."""
+        p, choice = self._parameterNode, self.models["segment"].current
+        path = _given(p.segmentModel) if p else None
+        return segmentpanel.modelChannels(choice if choice is not None and choice.path == path else None, path)
+
+    def _showChannels(self, channels: tuple[str, ...]) -> None:
+        """One volume selector per input channel, named after it (a one-channel model: the input volume alone)."""
+        self.ui.segmentVolumeLabel.setText(f"{channels[0]}:" if len(channels) > 1 else _("Input volume:"))
+        for k in range(2, segmentpanel.PANEL_CHANNELS + 1):
+            shown = k <= len(channels)
+            self._ui("segment", f"Channel{k}Label").setText(f"{channels[k - 1]}:" if shown else "")
+            self._ui("segment", f"Channel{k}Label").setVisible(shown)
+            self._ui("segment", f"Channel{k}Selector").setVisible(shown)
+
     def onButton(self, name: str) -> None:
         """Start the section's job (on every volume of the scene, one after another, when asked), or cancel it
         while it runs: a batch then starts no more."""
@@ -278,13 +302,21 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if runner.running:
             runner.cancel()
             return
-        from GDImagingLib.batch import Batch, sceneVolumes
+        from GDImagingLib.batch import Batch, folderImages, resultsFolder, sceneVolumes
         from GDImagingLib.dependencies import ensureDependencies
         p = self._parameterNode
         with slicer.util.tryWithErrorDisplay(_("Failed to start the computation."), waitCursor=True):
             if not ensureDependencies(self.resourcePath("requirements.txt"), "GDSegment"):
                 return
-            if name in PREDICTIONS and getattr(p, f"{name}AllVolumes"):
+            folder = _given(getattr(p, f"{name}Folder", None))
+            if folder is not None:
+                results = resultsFolder(folder, name)
+                runner.log(_("Every image of {folder}: the results go to {results}.").format(folder=folder,
+                                                                                          results=results))
+                self.batches[name] = Batch(runner, folderImages(folder),
+                                           lambda path: self._startFile(name, path, results))
+                self.batches[name].start()
+            elif name in PREDICTIONS and getattr(p, f"{name}AllVolumes"):
                 self.batches[name] = Batch(runner, sceneVolumes(), lambda volume: self._start(name, volume, True))
                 self.batches[name].start()
             else:
@@ -294,6 +326,14 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _start(self, name: str, volume, batch: bool) -> None:
         spec, apply, keep = getattr(self, f"_{name}Job")(self._parameterNode, volume, batch)
         self.runners[name].start(startJob(spec), apply, lock=self._sectionWidgets(name), keep=keep)
+
+    def _startFile(self, name: str, path: Path, results: Path) -> None:
+        """A folder batch's job on one file: its result is a file in `results`, not loaded into the scene."""
+        p = self._parameterNode
+        spec = self.logic.prepareFileJob(name, path, getattr(p, f"{name}Model"), results,
+                                         getattr(p, f"{name}Device"), p.detectThreshold)
+        self.runners[name].start(startJob(spec), lambda result: _("Wrote {file}.").format(
+            file=Path(next(iter(result["outputs"].values()))).name), lock=self._sectionWidgets(name), keep=[])
 
     def _onJobFinished(self, name: str) -> None:
         batch = self.batches.get(name)
@@ -306,7 +346,8 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _segmentJob(self, p, volume, batch: bool):
         output, table, reference = (None, None, None) if batch else (p.segmentOutput, p.segmentTable,
                                                                      p.segmentReference)
-        spec = self.logic.prepareSegmentation(volume, p.segmentModel, reference, p.segmentDevice)
+        others = [getattr(p, f"segmentChannel{k}") for k in range(2, len(self._segmentChannels()) + 1)]
+        spec = self.logic.prepareSegmentation(volume, p.segmentModel, reference, p.segmentDevice, others)
 
         def apply(result):
             segmentation, metrics = self.logic.applySegmentation(result, volume, output, table)

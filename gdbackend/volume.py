@@ -20,9 +20,17 @@ from .errors import InputError
 from .resources import check_writable
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png")   # the image files a folder of cases holds
 _PICTURES = (".png", ".jpg", ".jpeg", ".bmp")
 _INTERPOLATORS = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor, "bspline": sitk.sitkBSpline}
 
+
+
+def image_stem(path: str | os.PathLike) -> str:
+    """A file's name without its image suffix ("case1.nii.gz" -> "case1"): results are named after it."""
+    name = Path(path).name
+    suffix = next((s for s in IMAGE_SUFFIXES if name.lower().endswith(s)), Path(name).suffix)
+    return name[: len(name) - len(suffix)] if suffix else name
 
 @dataclass
 class Volume:

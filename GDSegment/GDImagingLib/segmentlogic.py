@@ -11,13 +11,18 @@ import numpy as np
 import slicer
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic
 
+from gdbackend.jobs import CHANNEL_INPUTS
 from gdbackend.train.options import defaults
-from gdbackend.volume import LPS_TO_RAS, Volume
+from gdbackend.volume import LPS_TO_RAS, Volume, image_stem
 
 from . import nodes, results, views
 from .jobs import IMAGE_SUFFIX, jobFolder, runJobHere, writeSpec
 
 TRAINING = defaults("segment")
+# a section run on an image file (a folder batch): its job kind, result output and result file name after the input's
+FILE_RESULTS = {"segment": ("segment.predict", "labels", "segmentation.nii.gz"),
+                "classify": ("classify.predict", "probabilities", "classes.csv"),
+                "detect": ("detect.predict", "boxes", "lesions.csv")}
 # shown in the panel -> job task
 TRAIN_TASKS = {"segmentation": "segment", "lesion detection": "detect", "classification": "classify"}
 
@@ -48,15 +53,19 @@ class SegmentationLogic(ScriptedLoadableModuleLogic):
         return writeSpec(jobFolder("models"), "models.fetch", {}, options, {})
 
     # ---------------------------------------------------------------- segment
-    def prepareSegmentation(self, volume, model, reference=None, device: str = "auto") -> Path:
+    def prepareSegmentation(self, volume, model, reference=None, device: str = "auto", channels=()) -> Path:
+        """A segment.predict job of `volume` (a model of several input channels: its first channel, `channels`
+        the volume nodes of the others, in the model's order)."""
         folder = jobFolder("segment")
-        options, referenceFiles = {"device": device}, {}
+        options, files = {"device": device}, {}
         if reference is not None:
             labels, names = results.labelsFromSegmentation(reference, volume)
-            referenceFiles["reference"] = labels.write(folder / f"reference{IMAGE_SUFFIX}")
+            files["reference"] = labels.write(folder / f"reference{IMAGE_SUFFIX}")
             options["reference_labels"] = names
+        for key, image in zip(CHANNEL_INPUTS, channelsOnGrid(volume, channels)):
+            files[key] = image.write(folder / f"{key}{IMAGE_SUFFIX}")
         return writeSpec(folder, "segment.predict", {"image": volume}, options, {"labels": f"labels{IMAGE_SUFFIX}"},
-                         {"model": model, **referenceFiles})
+                         {"model": model, **files})
 
     def applySegmentation(self, result: dict, volume, segmentation=None, table=None, show3D: bool = True):
         """(segmentation node with the model's named, coloured segments, metrics table or None), shown over
@@ -77,11 +86,24 @@ class SegmentationLogic(ScriptedLoadableModuleLogic):
             newNode(table, "vtkMRMLTableNode", f"{volume.GetName()} metrics"), rows)
 
     def segment(self, volume, model, segmentation=None, reference=None, table=None, device: str = "auto",
-                progress=None):
+                progress=None, channels=()):
         """Synchronous segmentation in this process; returns (segmentation node, metrics table or None)."""
-        spec = self.prepareSegmentation(volume, model, reference, device)
+        spec = self.prepareSegmentation(volume, model, reference, device, channels)
         return runJobHere(spec, lambda result: self.applySegmentation(result, volume, segmentation, table),
                           progress)
+
+    # ---------------------------------------------------------------- image files (a folder batch)
+    def prepareFileJob(self, section: str, path, model, resultsFolder, device: str = "auto",
+                       threshold: float = 0.5) -> Path:
+        """A Segment, Classify or Detect job on an image file, without the scene: its result file goes into
+        `resultsFolder`, named after the input ("case1 segmentation.nii.gz", "case1 classes.csv", "case1
+        lesions.csv"), and the job runner moves it there only when the job succeeds (a cancelled or failed job
+        leaves none)."""
+        kind, output, name = FILE_RESULTS[section]
+        options = {"device": device, **({"threshold": threshold} if section == "detect" else {})}
+        result = Path(resultsFolder) / f"{image_stem(path)} {name}"
+        return writeSpec(jobFolder(section), kind, {}, options, {output: str(result)},
+                         {"image": str(path), "model": model})
 
     # ---------------------------------------------------------------- train
     def prepareTraining(self, modelPath, volume=None, segmentation=None, folder=None, task: str = "segment",
@@ -165,6 +187,23 @@ class SegmentationLogic(ScriptedLoadableModuleLogic):
         """Synchronous detection in this process; returns (ROI nodes, table)."""
         spec = self.prepareDetection(volume, model, threshold, device)
         return runJobHere(spec, lambda result: self.applyDetection(result, table, volume), progress)
+
+
+def channelsOnGrid(volume, channels) -> list[Volume]:
+    """The other input channels of a case on the first one's (`volume`'s) grid, in its frame: each as the views
+    place it relative to `volume` (through their linear parent transforms), resampled (linear) onto `volume`'s
+    voxels unless it lies on them already. Sequences of one session rarely share a grid, and a model needs them
+    voxel for voxel."""
+    if len(channels) > len(CHANNEL_INPUTS):
+        raise ValueError(f"A model takes at most {len(CHANNEL_INPUTS) + 1} input channels here, not "
+                         f"{len(channels) + 1}.")
+    first = nodes.volumeFromNode(volume)
+    toFirst = np.linalg.inv(nodes.toWorldMatrix(volume))
+    out = []
+    for node in channels:
+        image = nodes.volumeFromNode(node, frame=toFirst @ nodes.toWorldMatrix(node))
+        out.append(image if image.same_grid(first) else image.resample_to(first, "linear"))
+    return out
 
 
 def roiToLPSBox(roi, volume=None) -> list[float]:

@@ -24,6 +24,9 @@ STR, INT, NUMBER, BOOL, LIST, NULL = str, int, float, bool, list, type(None)
 DEVICE = {"device": (STR,)}
 # the engine's options (gdbackend.train.options owns them), and the training data
 TRAINING = {**JOB_TYPES, "data": (STR,), "augment": (BOOL,), "val_fraction": (NUMBER,)}
+# segment.predict's 2nd, 3rd, ... input channels, in the model's channel order ("image" is the first)
+MAX_CHANNELS = 8
+CHANNEL_INPUTS = tuple(f"image_{k}" for k in range(2, MAX_CHANNELS + 1))
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ KINDS: dict[str, JobKind] = {
         {"labels": (STR, LIST), "network": (STR,), "patch": (LIST,), "spacing": (LIST,), "normalisation": (STR,),
          "loss": (STR,), "samples_per_case": (INT,), **TRAINING}),
     "segment.predict": JobKind(
-        "gdbackend.jobs.segment:predict", ("image", "model"), ("reference",), ("labels",), (),
+        "gdbackend.jobs.segment:predict", ("image", "model"), ("reference", *CHANNEL_INPUTS), ("labels",), (),
         {"flips": (BOOL,), "largest_component": (BOOL,), "overlap": (NUMBER,), "reference_labels": (LIST, NULL),
          **DEVICE}),
     "classify.train": JobKind(

@@ -10,6 +10,7 @@ from ..segment import evaluate, load_model, parse_labels, train_segmentation
 from ..segment import predict as predict_labels
 from ..train.options import training_config
 from ..volume import Volume
+from . import CHANNEL_INPUTS
 from .training import progress_events, raise_if_cancelled, training_cases
 
 
@@ -32,13 +33,15 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
 
 
 def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], context) -> dict:
-    """Label map of an image with a model file; with a "reference" label map, Dice/IoU/HD95 too."""
+    """Label map of an image ("image", and "image_2", "image_3", ... for a model of several input channels, in its
+    channel order) with a model file; with a "reference" label map, Dice/IoU/HD95 too."""
+    files = channel_files(inputs)
+    images = [Volume.read(f) for f in files]   # every channel read (and refused) before the model loads
     model, card = load_model(inputs["model"], options.get("device", "auto"))
-    image = Volume.read(inputs["image"])
     context.progress(0.1, message="model loaded")
-    label = predict_labels(model, card, image, bool(options.get("flips", False)),
+    label = predict_labels(model, card, images, bool(options.get("flips", False)),
                            bool(options.get("largest_component", False)), options.get("overlap"),
-                           report=context.message, files=[inputs["image"]])
+                           report=context.message, files=files)
     if context.cancelled():
         raise Cancelled("Segmentation cancelled: nothing was written.")
     context.progress(0.9, message="segmented")
@@ -48,6 +51,15 @@ def predict(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], co
         reference = _renumbered(Volume.read(inputs["reference"]), options.get("reference_labels"), card["labels"])
         summary["metrics"] = evaluate(label, reference, card["labels"])
     return summary
+
+
+def channel_files(inputs: dict[str, Path]) -> list[Path]:
+    """The input channels' files in order; the model checks their number and grids (inference.check_channels)."""
+    given = [key for key in CHANNEL_INPUTS if key in inputs]
+    if given != list(CHANNEL_INPUTS[:len(given)]):
+        raise InputError(f"Input channels {', '.join(given)} were given without those before them: give "
+                         f"image, {', '.join(CHANNEL_INPUTS[:len(given)])} in the model's channel order.")
+    return [inputs["image"], *(inputs[key] for key in given)]
 
 
 def _renumbered(reference: Volume, reference_labels: list[dict] | None, labels: list[dict]) -> Volume:

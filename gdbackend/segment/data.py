@@ -10,9 +10,7 @@ import numpy as np
 
 from ..checks import check_intensities, check_mask
 from ..errors import InputError
-from ..volume import Volume
-
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png")
+from ..volume import IMAGE_SUFFIXES, Volume  # noqa: F401  (IMAGE_SUFFIXES: the folder readers take it from here)
 
 
 @dataclass
