@@ -1,7 +1,7 @@
 """The registration options are declared once (gdbackend.register.options): `gd register`, the register job's
 schema, `register()` and the GD Register panel take exactly those options, defaults and choices; the progress
-total is the iterations the schedule runs; and the declarations, `gd --help` and the job process start
-without torch."""
+total is the iterations the schedule runs; and the declarations, `gd --help`, `gd segment|classify --help` and
+the job process start without torch."""
 from __future__ import annotations
 
 import argparse
@@ -145,6 +145,10 @@ def test_each_command_gives_the_help_gd_shows_for_it():
     "'t.tfm'])",
     "import gdbackend.job, gdbackend.jobs.register",
     "from gdbackend.register import RegistrationOptions, TRANSFORMS",
+    *(f"import contextlib, io\nfrom gdbackend.cli import build_parser\nwith contextlib.redirect_stdout(io.StringIO()), "
+      f"contextlib.suppress(SystemExit):\n    build_parser().parse_args({argv!r})"
+      for argv in (["segment", "--help"], ["classify", "--help"],
+                   ["classify", "predict", "-h"], ["classify", "evaluate", "-h"])),
 ])
 def test_commands_options_and_the_job_runner_start_without_torch(code):
     check = f"import sys\n{code}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"

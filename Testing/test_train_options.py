@@ -23,8 +23,10 @@ REQUIRED = {"segment": ["--data", "d", "--labels", "1:brain", "--out", "m.pt"],
 
 
 def train_parser(task: str) -> argparse.ArgumentParser:
-    sub = argparse.ArgumentParser().add_subparsers()
-    CLIS[task].add_parser(sub)
+    parser = argparse.ArgumentParser()
+    CLIS[task].add_parser(parser.add_subparsers())
+    parser.parse_args([task, "train", *REQUIRED[task]])   # the subcommand's options are added when it is chosen
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     actions = next(a for a in sub.choices[task]._actions if isinstance(a, argparse._SubParsersAction))
     return actions.choices["train"]
 

@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from .errors import GDError
 
@@ -24,15 +25,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _Commands(argparse._SubParsersAction):
-    """Subcommands whose parsers are filled in by their module when the command is chosen."""
+    """Subcommands whose parsers are filled in when the command is chosen."""
 
-    pending: dict[str, str]   # command -> module, for the commands not filled in yet
+    pending: dict[str, Callable[[argparse.ArgumentParser], None]]   # command -> what fills its parser, not run yet
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        module = self.pending.pop(values[0], None)
-        if module is not None:
-            importlib.import_module(module).add_parser(_Into(self.choices[values[0]]))
+        fill = self.pending.pop(values[0], None)
+        if fill is not None:
+            fill(self.choices[values[0]])
         super().__call__(parser, namespace, values, option_string)
+
+
+def add_deferred_subcommands(parser: argparse.ArgumentParser, dest: str,
+                             commands: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]) -> None:
+    """Subcommands listed at once by name and help, each parser filled in by its function only when chosen: a
+    --help then loads none of the libraries that its subcommands' options come from.
+
+    Args:
+        parser: the parser the subcommands belong to.
+        dest: the attribute of the parsed arguments that holds the chosen subcommand's name.
+        commands: name -> (the one line of help shown for it, the function that adds its arguments).
+    """
+    parser.register("action", "parsers", _Commands)
+    sub = parser.add_subparsers(dest=dest, required=True)
+    sub.pending = {name: fill for name, (_, fill) in commands.items()}
+    for name, (help, _) in commands.items():
+        sub.add_parser(name, help=help)
 
 
 class _Into:
@@ -48,13 +66,14 @@ class _Into:
         return self.parser
 
 
+def _fill_from(module: str) -> Callable[[argparse.ArgumentParser], None]:
+    return lambda parser: importlib.import_module(module).add_parser(_Into(parser))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gd", description="GDImaging: gradient-descent medical image analysis.")
-    parser.register("action", "parsers", _Commands)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.pending = {name: module for name, (module, _) in COMMANDS.items()}
-    for name, (_, help) in COMMANDS.items():
-        sub.add_parser(name, help=help)
+    add_deferred_subcommands(parser, "command",
+                             {name: (help, _fill_from(module)) for name, (module, help) in COMMANDS.items()})
     return parser
 
 

@@ -1,10 +1,19 @@
 """Image classification with MONAI ResNets and DenseNets (2D/3D) or torchvision VGGs (2D), on the whole image
-or a region of interest, trained by the shared engine; see docs/classification.md."""
-from .metrics import classification_metrics
-from .networks import NETWORKS
-from .predict import TASK, load_classifier, predict_probabilities
-from .roi import roi_input
-from .train import train_classifier
+or a region of interest, trained by the shared engine; see docs/classification.md.
 
-__all__ = ["NETWORKS", "TASK", "classification_metrics", "load_classifier", "predict_probabilities", "roi_input",
-           "train_classifier"]
+Each name loads its module (with torch and MONAI) on first use, so that `gd classify --help` starts without them.
+"""
+import importlib
+
+_HOMES = {"classification_metrics": "metrics", "NETWORKS": "networks", "TASK": "predict",
+          "load_classifier": "predict", "predict_probabilities": "predict", "roi_input": "roi",
+          "train_classifier": "train"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    """A public name, from the module that owns it."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -4,27 +4,35 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..cli import add_deferred_subcommands
 from ..errors import InputError
 from ..progress import ProgressBar
-from ..train import Event
 from ..train.options import add_training_options, training_config
-from ..volume import Volume
-from .data import Sample, read_samples, split_samples
-from .metrics import classification_metrics
-from .networks import NETWORKS
-from .predict import load_classifier, predict_probabilities, prepare_inputs
-from .train import BALANCING, train_classifier
+
+if TYPE_CHECKING:
+    from .data import Sample
+
+# torch, MONAI and SimpleITK load in the functions below that use them, when their subcommand is chosen: `gd
+# classify --help` lists the subcommands without them
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="ResNet image classification (whole image or region of interest)")
-    s = p.add_subparsers(dest="action", required=True)
+    add_deferred_subcommands(p, "action", {
+        "train": ("train a classifier on a CSV of path,label[,box][,mask]", _train_parser),
+        "predict": ("class probabilities of images", _predict_parser),
+        "evaluate": ("metrics on labelled data", _evaluate_parser)})
 
-    t = s.add_parser("train", help="train a classifier on a CSV of path,label[,box][,mask]")
+
+def _train_parser(t: argparse.ArgumentParser) -> None:
+    from .networks import NETWORKS
+    from .train import BALANCING
     t.add_argument("--data", required=True, help="CSV with columns path,label and optional box, mask")
     t.add_argument("--val", help="CSV of validation samples (default: --val-fraction of --data)")
     t.add_argument("--val-fraction", type=float, default=0.2)
@@ -43,22 +51,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
 
-    for name, helptext in (("predict", "class probabilities of images"), ("evaluate", "metrics on labelled data")):
-        q = s.add_parser(name, help=helptext)
-        q.add_argument("--model", required=True)
-        if name == "predict":
-            q.add_argument("images", nargs="+")
-            q.add_argument("--box", type=float, nargs="+", help="region of interest x0 y0 [z0] x1 y1 [z1], LPS mm")
-            q.add_argument("--mask", help="region-of-interest mask on the image's grid")
-        else:
-            q.add_argument("--data", required=True, help="CSV with columns path,label[,box][,mask]")
-        q.add_argument("--csv", help="write one row per sample here")
-        q.add_argument("--device", default="auto")
-        q.add_argument("--json", action="store_true")
-        q.set_defaults(run=run_predict if name == "predict" else run_evaluate)
+
+def _predict_parser(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--model", required=True)
+    q.add_argument("images", nargs="+")
+    q.add_argument("--box", type=float, nargs="+", help="region of interest x0 y0 [z0] x1 y1 [z1], LPS mm")
+    q.add_argument("--mask", help="region-of-interest mask on the image's grid")
+    _model_options(q, run_predict)
+
+
+def _evaluate_parser(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--model", required=True)
+    q.add_argument("--data", required=True, help="CSV with columns path,label[,box][,mask]")
+    _model_options(q, run_evaluate)
+
+
+def _model_options(q: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int]) -> None:
+    q.add_argument("--csv", help="write one row per sample here")
+    q.add_argument("--device", default="auto")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(run=run)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..train import Event
+    from .data import read_samples, split_samples
+    from .train import train_classifier
     samples = read_samples(args.data)
     train, val = (samples, read_samples(args.val)) if args.val else split_samples(samples, args.val_fraction, args.seed)
     config = training_config(vars(args), "classify", "auc" if val else None)
@@ -83,6 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _probabilities(args: argparse.Namespace, samples: list[Sample], model, card: dict) -> np.ndarray:
+    from .predict import predict_probabilities, prepare_inputs
     bar = ProgressBar(len(samples), f"classify {args.action}")
     inputs = prepare_inputs(samples, card, bar.update)
     bar.close()
@@ -100,6 +119,9 @@ def _write_rows(path: str | None, samples: list[Sample], probabilities: np.ndarr
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from ..volume import Volume
+    from .data import Sample
+    from .predict import load_classifier
     if args.box and args.mask:
         raise InputError("Give --box or --mask, not both.")
     samples = [Sample(Path(p), None, np.array(args.box) if args.box else None,
@@ -115,6 +137,9 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from .data import read_samples
+    from .metrics import classification_metrics
+    from .predict import load_classifier
     samples = read_samples(args.data)
     model, card = load_classifier(args.model, args.device)
     unknown = sorted({s.label for s in samples} - set(card["classes"]))

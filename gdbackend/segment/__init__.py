@@ -6,16 +6,23 @@
     model, card = load_model("brain.pt")
     mask = predict(model, card, Volume.read("head.nii.gz"), largest_component=True)
     scores = evaluate(mask, truth, card["labels"])     # dice/iou/hd95 per label and mean
-"""
-from .data import Case, check_case, find_pairs, load_cases, split
-from .inference import TASK, keep_largest_components, load_model, predict
-from .labels import parse_labels
-from .losses import LOSSES, build_loss
-from .metrics import METRICS, evaluate, write_csv
-from .networks import build_network, network_arguments
-from .preprocess import NORMALISATIONS
-from .train import train_segmentation
 
-__all__ = ["Case", "LOSSES", "METRICS", "NORMALISATIONS", "TASK", "build_loss", "build_network", "check_case",
-           "evaluate", "find_pairs", "keep_largest_components", "load_cases", "load_model", "network_arguments",
-           "parse_labels", "predict", "split", "train_segmentation", "write_csv"]
+Each name loads its module (with torch and MONAI) on first use, so that `gd segment --help` and the
+command's parser start without them.
+"""
+import importlib
+
+_HOMES = {"Case": "data", "check_case": "data", "find_pairs": "data", "load_cases": "data", "split": "data",
+          "TASK": "inference", "keep_largest_components": "inference", "load_model": "inference",
+          "predict": "inference", "parse_labels": "labels", "LOSSES": "losses", "build_loss": "losses",
+          "METRICS": "metrics", "evaluate": "metrics", "write_csv": "metrics", "build_network": "networks",
+          "network_arguments": "networks", "NORMALISATIONS": "preprocess", "train_segmentation": "train"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    """A public name, from the module that owns it."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

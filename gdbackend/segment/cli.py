@@ -7,20 +7,14 @@ import math
 import sys
 from pathlib import Path
 
-from ..device import DEVICES
+from ..cli import add_deferred_subcommands
 from ..errors import InputError
 from ..progress import ProgressBar
 from ..resources import MODEL_BYTES, check_output, make_output_folder
-from ..train import Event, last_path
 from ..train.options import add_training_options, training_config
-from ..volume import Volume
-from .data import IMAGE_SUFFIXES, check_case, load_cases, split
-from .inference import load_model, predict
-from .labels import parse_labels
-from .losses import LOSSES
-from .metrics import evaluate, write_csv
-from .networks import DEFAULTS
-from .train import train_segmentation
+
+# torch, MONAI and SimpleITK load in the functions below that use them, when their subcommand is chosen: `gd
+# segment --help` lists the subcommands without them
 
 
 def _sizes(text: str | None, kind=float) -> tuple | None:
@@ -38,9 +32,15 @@ def _sizes(text: str | None, kind=float) -> tuple | None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="U-Net segmentation: train, predict, evaluate")
-    actions = p.add_subparsers(dest="action", required=True)
+    add_deferred_subcommands(p, "action", {
+        "train": ("train a segmentation model on image/label pairs", _train_parser),
+        "predict": ("segment images with a trained model", _predict_parser),
+        "evaluate": ("segment labelled cases and report Dice, IoU and HD95", _evaluate_parser)})
 
-    t = actions.add_parser("train", help="train a segmentation model on image/label pairs")
+
+def _train_parser(t: argparse.ArgumentParser) -> None:
+    from .losses import LOSSES
+    from .networks import DEFAULTS
     t.add_argument("--data", required=True, help="folder with images/ and labels/, or a CSV with columns image,label")
     t.add_argument("--labels", required=True, help='label values and names, e.g. "1:brain,2:tumour[:#RRGGBB]"')
     t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to MODEL.last.pt")
@@ -58,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
 
-    pr = actions.add_parser("predict", help="segment images with a trained model")
+
+def _predict_parser(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("images", nargs="+", help="image files, one per case; a case of several channels (e.g. MR "
                     "sequences) as one argument with its files in the model's channel order, joined by commas")
     pr.add_argument("--model", required=True)
@@ -66,7 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _inference_options(pr)
     pr.set_defaults(run=run_predict)
 
-    ev = actions.add_parser("evaluate", help="segment labelled cases and report Dice, IoU and HD95")
+
+def _evaluate_parser(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--model", required=True)
     ev.add_argument("--data", required=True, help="folder with images/ and labels/, or a CSV with columns image,label")
     ev.add_argument("--csv", help="write one row of metrics per case (and a mean row) here")
@@ -75,6 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _inference_options(p: argparse.ArgumentParser) -> None:
+    from ..device import DEVICES
     p.add_argument("--flips", action="store_true", help="average with the left-right flipped prediction")
     p.add_argument("--largest-component", action="store_true", help="keep each label's largest connected part")
     p.add_argument("--overlap", type=float, help="sliding-window overlap (0-1; default: 0.5, or a MONAI "
@@ -99,6 +102,10 @@ def _network_args(text: str | None) -> dict | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..train import Event, last_path
+    from .data import load_cases, split
+    from .labels import parse_labels
+    from .train import train_segmentation
     check_output(args.out, 2 * MODEL_BYTES, "model")  # MODEL.pt and MODEL.last.pt, before hours of training
     labels = parse_labels(args.labels)
     overrides = _network_args(args.network_args)
@@ -128,12 +135,11 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _case_name(path: Path) -> str:
-    suffix = next((s for s in IMAGE_SUFFIXES if path.name.lower().endswith(s)), path.suffix)
-    return path.name[: len(path.name) - len(suffix)] if suffix else path.name
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from ..volume import Volume, image_stem
+    from .inference import load_model, predict
     cases = [[Path(p) for p in arg.split(",")] for arg in args.images]
     out = Path(args.out)
     images = [[Volume.read(p) for p in case] for case in cases]   # every file is read (and refused) before any work
@@ -143,7 +149,7 @@ def run_predict(args: argparse.Namespace) -> int:
     written = []
     for k, (paths, channels) in enumerate(zip(cases, images)):
         label = predict(model, card, channels, args.flips, args.largest_component, args.overlap, _report, paths)
-        written.append(str(label.write(out / f"{_case_name(paths[0])}.nii.gz")))
+        written.append(str(label.write(out / f"{image_stem(paths[0])}.nii.gz")))
         bar.update(k + 1, paths[0].name)
     bar.close()
     print(json.dumps({"model": str(args.model), "outputs": written}) if args.json else
@@ -152,6 +158,9 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from .data import check_case, load_cases
+    from .inference import load_model, predict
+    from .metrics import evaluate, write_csv
     if args.csv:
         check_output(args.csv, 0, "CSV")
     model, card = load_model(args.model, args.device, args.trust_bundle)
