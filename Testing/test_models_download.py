@@ -142,8 +142,12 @@ def test_registry_entries_are_checked(tmp_path, server):
 
 
 def test_shipped_registry_is_valid():
+    from gdbackend.models.cache import shipped_file
     for entry in read_registry(Path(__file__).resolve().parents[1] / "Resources" / "models.json"):
-        assert entry.url.startswith("https://")
+        if entry.shipped:  # in the extension: present and matching its sha256
+            assert shipped_file(entry).stat().st_size == entry.size, entry.name
+        else:
+            assert entry.url.startswith("https://"), entry.name
 
 
 def test_import_local_model_file(tmp_path, server, cache):

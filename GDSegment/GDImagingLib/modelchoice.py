@@ -1,18 +1,23 @@
-"""Which models a panel section offers: shipped with the extension, already in the model cache, or listed
-in the registry for download. Plain values only (no Qt, no MRML, no torch), so that a panel can list models
-before the user has PyTorch and the listing is tested directly.
+"""Which models a panel section offers: shipped with the extension, already in the model cache (GDImaging
+files and MONAI bundle folders), or listed in the registry for download (GDImaging files and MONAI Model Zoo
+bundles). Plain values only (no Qt, no MRML, no torch), so that a panel can list models before the user has
+PyTorch and the listing is tested directly.
 
-The registry file and cache folder are the ones gdbackend.models uses (registry.default_registry and
-cache_dir); they are found here the same way because importing gdbackend.models loads torch.
+The registry file is gdbackend.models' own (registry.default_registry, which loads no torch); the registry is
+read leniently here (a panel lists what it can), strictly by the download job. The cache folder is found as
+registry.cache_dir finds it, without creating it: listing changes nothing.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import gdbackend
+from gdbackend.models.download import digest_of
+from gdbackend.models.registry import BUNDLE, BUNDLE_TASKS, default_registry
 
 SHIPPED, CACHED, DOWNLOAD, FILE = "shipped", "cache", "download", "file"
 # registry fields that say what a model expects of its input; optional, shown when present
@@ -32,6 +37,8 @@ class ModelChoice:
     modality: str = ""
     channels: tuple[str, ...] = ()
     spacing: tuple[float, ...] = ()
+    kind: str = ""
+    described: bool = False  # a registry entry describes it (so an unknown size is said to be unknown)
 
     @property
     def key(self) -> str:
@@ -58,8 +65,7 @@ def resourcesFolder() -> Path:
 
 def registryPath() -> Path:
     """$GDIMAGING_MODELS, else the registry shipped with the extension."""
-    env = os.environ.get("GDIMAGING_MODELS")
-    return Path(env) if env else resourcesFolder() / "models.json"
+    return default_registry()
 
 
 def cacheFolder() -> Path:
@@ -100,7 +106,38 @@ def _fromEntry(entry: dict, source: str, path: Path | None) -> ModelChoice:
         size=entry.get("size") if isinstance(entry.get("size"), int) else None,
         licence=str(entry.get("licence", "")), description=str(entry.get("description", "")),
         modality=str(entry.get("modality", "")), channels=tuple(str(c) for c in _list(entry, "channels")),
-        spacing=tuple(float(s) for s in _list(entry, "spacing") if isinstance(s, (int, float))))
+        spacing=tuple(float(s) for s in _list(entry, "spacing") if isinstance(s, (int, float))),
+        kind=str(entry.get("kind", "")), described=True)
+
+
+def _offered(entry: dict, task: str) -> bool:
+    """An entry a section of `task` can run: of its task, and a bundle only where GDImaging runs bundles."""
+    return entry.get("task") == task and (entry.get("kind") != BUNDLE or task in BUNDLE_TASKS)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: Path, size: int, mtime: int) -> str:
+    """sha256 of a shipped file, hashed once per version of it (size and time key the cache)."""
+    return digest_of(path, "sha256")
+
+
+def shippedEntries(entries: dict[str, dict], registry: Path | None = None) -> tuple[dict[str, Path], list[str]]:
+    """({name: file} of the registry's shipped models whose file is there and matches its sha256, [what is wrong
+    with the others]). A shipped `file` is relative to the registry's folder, as gdbackend.models reads it."""
+    folder = (registryPath() if registry is None else Path(registry)).parent
+    found, problems = {}, []
+    for name, entry in entries.items():
+        if not isinstance(entry.get("file"), str):
+            continue
+        path = folder / entry["file"]
+        if not path.is_file():
+            problems.append(f"The shipped model {name} ({entry['file']}) is missing: reinstall the extension.")
+        elif _digest(path, path.stat().st_size, path.stat().st_mtime_ns) != entry.get("sha256"):
+            problems.append(f"The shipped model {name} ({entry['file']}) does not match its sha256: it is damaged; "
+                            "reinstall the extension.")
+        else:
+            found[name] = path
+    return found, problems
 
 
 def _list(entry: dict, field: str) -> list:
@@ -128,30 +165,39 @@ def listModels(task: str, registry: Path | None = None, cache: Path | None = Non
     """The models a section of `task` offers: shipped first, then those in the cache, then registry models to
     download. A file named after a registry entry takes the entry's details (task, licence, expectations);
     files no entry describes are offered to every section, their task is checked when they run."""
-    return _choices(task, {str(e["name"]): e for e in readRegistry(registry)}, cache, shipped)
+    entries = {str(e["name"]): e for e in readRegistry(registry)}
+    return _choices(task, entries, shippedEntries(entries, registry)[0], cache, shipped)
 
 
 def listModelsOrProblem(task: str) -> tuple[list[ModelChoice], str]:
-    """(the models of `task`, "") or, when the registry is broken, (the model files alone, what is wrong)."""
+    """(the models of `task`, "") or, when the registry is broken or a shipped model is damaged, (the models that
+    can be used, what is wrong)."""
     try:
-        return listModels(task), ""
+        entries = {str(e["name"]): e for e in readRegistry()}
     except ValueError as e:
-        return _choices(task, {}), str(e)
+        return _choices(task, {}, {}), str(e)
+    files, problems = shippedEntries(entries)
+    return _choices(task, entries, files), "\n".join(problems)
 
 
-def _choices(task: str, entries: dict[str, dict], cache: Path | None = None,
+def _choices(task: str, entries: dict[str, dict], shippedFiles: dict[str, Path], cache: Path | None = None,
              shipped: Path | None = None) -> list[ModelChoice]:
+    """Shipped (the registry's shipped files, then the others in the extension), cached, then to download; an
+    entry with a shipped `file` is never offered for download."""
     choices: list[ModelChoice] = []
     seen: set[str] = set()
-    for source, folder in ((SHIPPED, shipped or shippedFolder()), (CACHED, cache or cacheFolder())):
-        for name, path in _modelFiles(folder).items():
+    folders = ((SHIPPED, shippedFiles), (SHIPPED, _modelFiles(shipped or shippedFolder())),
+               (CACHED, _modelFiles(cache or cacheFolder())))
+    for source, files in folders:
+        for name, path in files.items():
             entry = entries.get(name)
-            if name in seen or (entry is not None and entry.get("task") != task):
+            unchecked = entry is not None and "file" in entry and name not in shippedFiles  # missing or damaged
+            if name in seen or unchecked or (entry is not None and not _offered(entry, task)):
                 continue
             seen.add(name)
             choices.append(_fromEntry(entry, source, path) if entry else ModelChoice(name, source, path))
     choices += [_fromEntry(e, DOWNLOAD, None) for name, e in entries.items()
-                if name not in seen and e.get("task") == task]
+                if name not in seen and "file" not in e and _offered(e, task)]
     return choices
 
 
@@ -175,8 +221,10 @@ def describe(choice: ModelChoice) -> str:
     """What a user should know before choosing a model: task, size, licence and what it expects."""
     lines = [choice.description] if choice.description else []
     facts = [f"task: {choice.task}" if choice.task else "task: checked when it runs"]
-    if choice.size:
-        facts.append(f"size: {formatSize(choice.size)}")
+    if choice.kind == BUNDLE:
+        facts.append("MONAI bundle")
+    if choice.size or choice.described:
+        facts.append(f"size: {formatSize(choice.size) if choice.size else 'unknown'}")
     if choice.licence:
         facts.append(f"licence: {choice.licence}")
     lines.append(", ".join(facts))

@@ -11,6 +11,7 @@ import torch
 from ..device import model_on, with_memory_fallback
 from ..errors import InputError
 from ..grids import normalised
+from ..models.resolve import resolve_model
 from ..train import load_network
 from .data import Sample, load
 from .networks import build_network
@@ -39,8 +40,8 @@ def prepare_inputs(samples: list[Sample], card: dict,
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """(network in eval mode, model card); a model of another task gives a ModelError."""
-    return load_network(path, TASK, build_network, device)
+    """(network in eval mode, model card) of a file or registry name; a model of another task gives a ModelError."""
+    return load_network(resolve_model(path, TASK), TASK, build_network, device)
 
 
 @torch.no_grad()

@@ -1,13 +1,26 @@
-"""Pretrained models: the registry (Resources/models.json), a checked downloader with resume, and the
-local cache ($GDIMAGING_CACHE or ~/.cache/gdimaging)::
+"""Pretrained models: the registry (Resources/models.json: GDImaging models and MONAI Model Zoo bundles), a
+checked downloader with resume and cancel, safe unpacking of bundle zips, and the local cache
+($GDIMAGING_CACHE or ~/.cache/gdimaging)::
 
-    from gdbackend.models import read_registry, fetch, import_model
-    path = fetch("brain-t1", progress=lambda done, total: print(done, total))
+    from gdbackend.models import read_registry, fetch, import_model, resolve_model
+    path = fetch("spleen_ct_segmentation", progress=lambda done, total: print(done, total))
+    path = resolve_model("spleen_ct_segmentation", task="segment")   # the cached bundle folder, no request
     path = import_model("my_model.pt", task="segment")
+
+The registry and the downloader need no torch, so the panels list models before PyTorch is installed; the
+cache (which loads models to check them) is imported on first use of its names.
 """
-from .cache import cached, fetch, import_model
-from .download import download, sha256_of
+import importlib
+
+from .download import digest_of, download
 from .registry import ModelEntry, cache_dir, find, read_registry
 
-__all__ = ["ModelEntry", "cache_dir", "cached", "download", "fetch", "find", "import_model", "read_registry",
-           "sha256_of"]
+_WHERE = {"cached": "cache", "cached_path": "cache", "fetch": "cache", "import_model": "cache",
+          "resolve_model": "resolve"}
+__all__ = ["ModelEntry", "cache_dir", "digest_of", "download", "find", "read_registry", *sorted(_WHERE)]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -1,8 +1,10 @@
-"""Download a model file over HTTP(S): progress, resume of an interrupted download (HTTP Range),
-sha256 check, and an atomic rename so that the cache never holds a partial or unverified model.
+"""Download a model file over HTTP(S): progress, cancel, resume of an interrupted download (HTTP Range),
+checksum (sha256, or the SHA-1 the MONAI Model Zoo publishes), and an atomic rename so that the cache never
+holds a partial or unverified file.
 
 The bytes received so far are kept in a hidden `.NAME.part` file beside the target, so a dropped
-connection costs only the retry; a file whose checksum does not match is deleted, never kept.
+connection or a cancel costs only the retry; a file whose checksum does not match is deleted, never kept.
+No torch here (the panels hash shipped files before PyTorch is installed).
 """
 from __future__ import annotations
 
@@ -17,21 +19,27 @@ from typing import Callable
 from ..errors import ModelError, ResourceError
 from ..resources import check_disk_space
 
+# progress(bytes so far, total bytes or None); it may raise Cancelled (gdbackend.errors) to stop: the bytes
+# received are kept for the next try
 Progress = Callable[[int, "int | None"], None]
 CHUNK = 1 << 16
+SPACE_HINT = "free some space or set GDIMAGING_CACHE elsewhere"
 
 
-def sha256_of(path: Path) -> str:
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file (algorithm: a hashlib name, sha256 or sha1)."""
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def part_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.part")
+    """The hidden file the bytes of `dest` arrive in (`.NAME.part`, also for a hidden `dest`)."""
+    return dest.with_name(f".{dest.name.lstrip('.')}.part")
 
 
 def _receive(url: str, part: Path, timeout: float, progress: Progress | None) -> None:
-    """One request continuing `part` from its current length; raises OSError/HTTPException if cut off."""
+    """One request continuing `part` from its current length; raises OSError/HTTPException if cut off.
+    The room for the rest is checked once the server says how much is coming (Content-Length)."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -41,6 +49,8 @@ def _receive(url: str, part: Path, timeout: float, progress: Progress | None) ->
             have = 0  # the server sent the whole file: start over
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
+        if length is not None:
+            check_disk_space(part.parent, int(length), f"the download of {url}", SPACE_HINT)
         done = have
         with open(part, "ab" if resumed else "wb") as f:
             while chunk := response.read(CHUNK):
@@ -54,15 +64,21 @@ def _receive(url: str, part: Path, timeout: float, progress: Progress | None) ->
             raise http.client.IncompleteRead(b"", total - done)
 
 
-def download(url: str, dest: str | Path, sha256: str, size: int | None = None, progress: Progress | None = None,
-             retries: int = 3, timeout: float = 30.0) -> Path:
+def download(url: str, dest: str | Path, digest: str, size: int | None = None, progress: Progress | None = None,
+             retries: int = 3, timeout: float = 30.0, algorithm: str = "sha256") -> Path:
     """Fetch `url` to `dest`, resuming up to `retries` times after a dropped connection; `dest` appears
-    only once its sha256 matches. A later call resumes from the bytes kept after a failure."""
+    only once its checksum matches. A later call resumes from the bytes kept after a failure or a cancel.
+
+    Args:
+        digest: the expected hex digest of the whole file, by `algorithm` ("sha256" or "sha1").
+        size: the file's bytes when known (checked against the free space before asking the server);
+            otherwise the server's Content-Length is checked.
+        progress: called after each chunk; raising Cancelled from it stops the download.
+    """
     dest = Path(dest)
     part = part_path(dest)
     if size is not None:
-        check_disk_space(dest.parent, size - (part.stat().st_size if part.exists() else 0), "the model",
-                         "free some space or set GDIMAGING_CACHE elsewhere")
+        check_disk_space(dest.parent, size - (part.stat().st_size if part.exists() else 0), "the model", SPACE_HINT)
     error: Exception | None = None
     for _ in range(retries + 1):
         if size is not None and part.exists() and part.stat().st_size == size:
@@ -83,10 +99,10 @@ def download(url: str, dest: str | Path, sha256: str, size: int | None = None, p
         kept = part.stat().st_size if part.exists() else 0
         raise ResourceError(f"Download of {url} failed {retries + 1} times ({type(error).__name__}: {error}); "
                             f"{kept} bytes are kept and the next try resumes from there.")
-    digest = sha256_of(part)
-    if digest != sha256.lower():
+    found = digest_of(part, algorithm)
+    if found != digest.lower():
         part.unlink(missing_ok=True)
-        raise ModelError(f"The file downloaded from {url} has sha256 {digest}, not the expected {sha256}: it was "
+        raise ModelError(f"The file downloaded from {url} has {algorithm} {found}, not the expected {digest}: it was "
                          "deleted. The file on the server changed or was tampered with; do not use it.")
     os.replace(part, dest)
     return dest

@@ -13,6 +13,7 @@ from monai.inferers import SlidingWindowInferer
 
 from ..device import choose_device, model_on, with_memory_fallback
 from ..errors import InputError, ModelError
+from ..models.resolve import resolve_model
 from ..train import load_network
 from ..volume import Volume
 from .bundle import is_bundle, load_bundle
@@ -26,8 +27,10 @@ Report = Callable[[str], None]
 
 def load_model(path: str | Path, device: str | torch.device = "cpu",
                trust: bool = False) -> tuple[torch.nn.Module, dict]:
-    """(network in eval mode on `device`, model card) of a segmentation checkpoint or a MONAI bundle folder;
-    `trust` consents, once, to run a bundle's own code (its scripts/, expressions beyond simple ones)."""
+    """(network in eval mode on `device`, model card) of a segmentation checkpoint or a MONAI bundle folder, by
+    path or registry name (a shipped or fetched model); `trust` consents, once, to run a bundle's own code (its
+    scripts/, expressions beyond simple ones)."""
+    path = resolve_model(path, TASK)
     if is_bundle(path):
         return load_bundle(path, choose_device(device), trust)
     return load_network(path, TASK, build_network, device)
