@@ -1,7 +1,8 @@
-"""Lesion detection, boxes in LPS mm, by three interchangeable pipelines behind one interface
+"""Lesion detection, boxes in LPS mm, by interchangeable pipelines behind one interface
 (pipeline.DetectionPipeline) picked by architecture name or model card (registry.pipeline_for):
 torchvision's Faster R-CNN, RetinaNet or FCOS on 2.5D slices merged into 3D boxes (slices25d), MONAI's 3D
-RetinaNet on whole volumes (retina3d), or a 3D U-Net's lesion regions (segmentation); see docs/detection.md."""
+RetinaNet on whole volumes (retina3d), a 3D U-Net's lesion regions (segmentation), or a MONAI Model Zoo
+detection bundle run as MONAI runs it (bundle); see docs/detection.md."""
 from .data import DetectionCase, read_cases, truth_boxes
 from .metrics import coco_map, detection_metrics, froc
 from .pipeline import TASK, DetectionPipeline

@@ -1,5 +1,6 @@
 """`gd detect train|predict|evaluate`: lesion detection on volumes (Faster R-CNN, RetinaNet, FCOS on 2.5D slices;
-MONAI's RetinaNet or a U-Net's lesion regions on whole 3D volumes), boxes in LPS mm."""
+MONAI's RetinaNet or a U-Net's lesion regions on whole 3D volumes; MONAI Model Zoo detection bundles), boxes in
+LPS mm."""
 from __future__ import annotations
 
 import argparse
@@ -48,11 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(run=run_train)
 
     q = s.add_parser("predict", help="detect lesions and write their boxes")
-    q.add_argument("--model", required=True)
+    q.add_argument("--model", required=True, help="model file, registry name or MONAI detection bundle folder")
     q.add_argument("images", nargs="+")
     q.add_argument("--out", required=True, help="box list: .json, or .csv (image,x0,y0,z0,x1,y1,z1,score)")
     q.add_argument("--min-score", type=float, default=0.0, help="drop boxes scored below this")
     q.add_argument("--device", default="auto")
+    _add_trust(q)
     q.add_argument("--json", action="store_true")
     q.set_defaults(run=run_predict)
 
@@ -64,8 +66,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--hit-iou", type=float, default=0.1, help="3D IoU at which a detection hits a lesion (FROC)")
     e.add_argument("--out", help="write the detections here (.json or .csv)")
     e.add_argument("--device", default="auto")
+    _add_trust(e)
     e.add_argument("--json", action="store_true")
     e.set_defaults(run=run_evaluate)
+
+
+def _add_trust(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-bundle", action="store_true", help="run this MONAI bundle's own code (its "
+                        "scripts/, expressions beyond simple ones); asked once per bundle, remembered until its "
+                        "files change")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -106,7 +115,7 @@ def _detect_all(model, card: dict, images: list[tuple[str, Volume]], label: str)
 def run_predict(args: argparse.Namespace) -> int:
     if not str(args.out).lower().endswith((".json", ".csv")):
         raise InputError(f"--out {args.out} must end in .json or .csv.")
-    model, card = load_detector(args.model, args.device)
+    model, card = load_detector(args.model, args.device, args.trust_bundle)
     images = [(p, Volume.read(p)) for p in args.images]
     found = _detect_all(model, card, images, "detect")
     found = {k: (b[s >= args.min_score], s[s >= args.min_score]) for k, (b, s) in found.items()}
@@ -117,7 +126,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    model, card = load_detector(args.model, args.device)
+    model, card = load_detector(args.model, args.device, args.trust_bundle)
     cases = read_cases(args.data, args.boxes)
     found = _detect_all(model, card, [(c.name, c.image) for c in cases], "evaluate")
     truths = [truth_boxes(c) for c in cases]

@@ -9,16 +9,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import choose_device
 from ..errors import InputError, ModelError
+from ..models.resolve import resolve_model
+from ..segment.bundle import is_bundle
 from ..train import TrainConfig, TrainResult, load_network
 from ..volume import Volume
+from .bundle.load import load_detection_bundle
+from .bundle.pipeline import BUNDLE
 from .data import DetectionCase
 from .pipeline import TASK, DetectionPipeline
 from .retina3d.pipeline import RETINA_3D
 from .segmentation.pipeline import SEGMENTATION
 from .slices25d.pipeline import SLICES_25D
 
-PIPELINES: tuple[DetectionPipeline, ...] = (SLICES_25D, RETINA_3D, SEGMENTATION)
+PIPELINES: tuple[DetectionPipeline, ...] = (SLICES_25D, RETINA_3D, SEGMENTATION, BUNDLE)
 ALL_ARCHITECTURES = tuple(a for p in PIPELINES for a in p.architectures)
 DEFAULT_ARCHITECTURE = "unet3d"   # the jobs' (Slicer's) default: the best on few volumes and a CPU (docs/detection.md)
 
@@ -51,8 +56,13 @@ def build_detector(architecture: str, arguments: dict) -> torch.nn.Module:
     return pipeline_for(architecture).build(architecture, arguments)
 
 
-def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """(detector in eval mode, model card); a model of another task gives a ModelError."""
+def load_detector(path: str | Path, device: str | torch.device = "cpu",
+                  trust: bool = False) -> tuple[torch.nn.Module, dict]:
+    """(detector in eval mode, model card) of a file, MONAI detection bundle folder or registry name; a model of
+    another task gives a ModelError. `trust` consents, once, to run a bundle's own code (gd's --trust-bundle)."""
+    path = resolve_model(path, TASK)
+    if is_bundle(path):
+        return load_detection_bundle(path, choose_device(device), trust)
     return load_network(path, TASK, build_detector, device)
 
 

@@ -1,29 +1,33 @@
 """Reading a MONAI bundle's inference config so that MONAI's own classes can build it, without running its code.
 
-The parts GDImaging runs (network_def, preprocessing, inferer, postprocessing) and every item they reference are
-copied into a data-only config: simple "$..." expressions are replaced by their values (bundle_expressions),
-components may only be MONAI transforms, inferers and networks, and MONAI's ConfigParser then instantiates
-exactly the classes and arguments that MONAI's own `monai.bundle run` would. A bundle that needs more (its
-`scripts/`, `torch.load` of an architecture file) runs only once the user has trusted it (bundle_trust).
+The parts GDImaging runs (segmentation: network_def, preprocessing, inferer, postprocessing; detection adds the
+detector) and every item they reference are copied into a data-only config: simple "$..." expressions are
+replaced by their values (bundle_expressions), components may only be MONAI transforms, inferers, networks and
+detectors, and MONAI's ConfigParser then instantiates exactly the classes and arguments that MONAI's own
+`monai.bundle run` would. A bundle that needs more (its `scripts/`, `torch.load` of an architecture file) runs
+only once the user has trusted it (bundle_trust).
 """
 from __future__ import annotations
 
 import importlib.util
 import inspect
 import pydoc
+import re
 from pathlib import Path
 
 from ..errors import ModelError
-from .bundle_expressions import REF, SEPARATOR, Untrusted, evaluate
+from .bundle_expressions import REF, SEPARATOR, Untrusted, evaluate, is_component
 
 CONFIGS = ("inference.json", "inference.yaml", "inference.yml")
 ROOTS = ("network_def", "preprocessing", "inferer", "postprocessing")
 ALLOWED_KEYS = ("_target_", "_disabled_", "_desc_")
-COMPONENT_MODULES = ("monai.transforms.", "monai.inferers.", "monai.networks.")
 PLACED_BY_GDIMAGING = ("device", "sw_device")  # where windows run is the --device choice, not the bundle's
+# "$@network_def.to(@device)": the network itself, which GDImaging places on the --device it was given
+PLACEMENT = re.compile(r"\$\s*(@[\w#:]+)\.to\(\s*@?[\w#:]*\s*\)\s*")
 # arguments that the zoo's configs still pass but MONAI 1.6 removed; dropping them changes nothing
-REMOVED_ARGUMENTS = {"SwinUNETR": ("img_size",)}
-READER_PACKAGES = {"ITKReader": "itk", "NibabelReader": "nibabel", "PydicomReader": "pydicom", "NrrdReader": "nrrd"}
+REMOVED_ARGUMENTS = {"SwinUNETR": ("img_size",), "EnsureChannelFirstd": ("meta_key_postfix",)}
+# LoadImaged's readers by name, as MONAI matches them (any case), and the package each needs
+READER_PACKAGES = {"itkreader": "itk", "nibabelreader": "nibabel", "pydicomreader": "pydicom", "nrrdreader": "nrrd"}
 
 
 def read_parser(folder: Path):
@@ -49,20 +53,33 @@ def read_parser(folder: Path):
     return parser
 
 
-def data_only(parser) -> dict:
-    """The parts GDImaging runs and the items they reference, with expressions evaluated; refuses code.
+def data_only(parser, roots: tuple[str, ...] = ROOTS) -> dict:
+    """The parts GDImaging runs (`roots`) and the items they reference, with expressions evaluated; refuses code.
 
     Raises:
         Untrusted: an expression or component needs the bundle's own code.
     """
     copier = _Copier(parser)
-    for root in ROOTS:
+    for root in roots:
         if root in parser.config:
             copier.item(root)
     inferer = copier.config.get("inferer")
     if isinstance(inferer, dict):
         copier.config["inferer"] = {k: v for k, v in inferer.items() if k not in PLACED_BY_GDIMAGING}
     return copier.config
+
+
+def setting(parser, value, where: str):
+    """A config value as plain data: a "@id" reference or simple "$..." expression followed, as MONAI would.
+
+    Raises:
+        Untrusted: the value needs the bundle's own code.
+    """
+    if isinstance(value, str) and value.startswith("@"):
+        return _Copier(parser).data(value[1:])
+    if isinstance(value, str) and value.startswith("$"):
+        return evaluate(value, _Copier(parser).data, where)
+    return value
 
 
 class _Copier:
@@ -107,6 +124,8 @@ class _Copier:
             return {k: self.copy(v, f"{where}#{k}") for k, v in value.items()}
         if isinstance(value, list):
             return [self.copy(v, f"{where}#{i}") for i, v in enumerate(value)]
+        if isinstance(value, str) and PLACEMENT.fullmatch(value):
+            return self.copy(PLACEMENT.fullmatch(value).group(1), where)
         if isinstance(value, str) and value.startswith("$"):
             if REF.fullmatch(value[1:].strip()):  # "$@preprocessing" is the object itself, not a copy of it
                 return self.copy(value[1:].strip(), where)
@@ -117,28 +136,37 @@ class _Copier:
 
 
 def check_component(target, where: str) -> None:
-    """Only MONAI's transform, inferer and network classes may be built from a config that is not trusted;
+    """Only MONAI's transform, inferer, network and detector classes may be built from a config that is not trusted;
     the class itself is checked, not its dotted name (monai.networks.utils.torch.save is torch's function)."""
-    from monai.bundle.config_item import ComponentLocator
     name = target if isinstance(target, str) else repr(target)
     if name.startswith("scripts."):
         raise Untrusted(f"The bundle's {where} builds {name}, code from the bundle's scripts/ folder")
-    paths = name if "." in name else ComponentLocator().get_component_module_name(name)
-    paths = [f"{m}.{name}" if "." not in name else m for m in (paths if isinstance(paths, list) else [paths])]
-    found = [pydoc.locate(p) if isinstance(p, str) else None for p in paths]
-    if not found or not all(inspect.isclass(c) and c.__module__.startswith(COMPONENT_MODULES) for c in found):
+    found = located(name)
+    if not found or not all(is_component(c) for c in found):
         raise Untrusted(f"The bundle's {where} builds {name!r}, which is not a MONAI transform, inferer or network")
 
 
-def without_removed_arguments(config: dict) -> dict:
-    """The network definition less the arguments that this MONAI's class no longer takes (REMOVED_ARGUMENTS)."""
-    name = str(config.get("_target_", "")).split(".")[-1]
-    removed = [a for a in REMOVED_ARGUMENTS.get(name, ()) if a in config]
-    if not removed:
-        return config
-    from monai.networks import nets
-    accepted = inspect.signature(getattr(nets, name)).parameters
-    return {k: v for k, v in config.items() if k not in removed or k in accepted}
+def located(name: str) -> list:
+    """What a `_target_` means, as MONAI's ComponentLocator finds a short name (None where nothing is found)."""
+    from monai.bundle.config_item import ComponentLocator
+    paths = name if "." in name else ComponentLocator().get_component_module_name(name)
+    paths = [f"{m}.{name}" if "." not in name else m for m in (paths if isinstance(paths, list) else [paths])]
+    return [pydoc.locate(p) if isinstance(p, str) else None for p in paths]
+
+
+def without_removed_arguments(item):
+    """The config less the arguments that this MONAI's classes no longer take (REMOVED_ARGUMENTS), wherever a
+    component passes them (a network definition, a transform)."""
+    if isinstance(item, list):
+        return [without_removed_arguments(v) for v in item]
+    if not isinstance(item, dict):
+        return item
+    target = str(item.get("_target_", ""))
+    removed = [a for a in REMOVED_ARGUMENTS.get(target.split(".")[-1], ()) if a in item]
+    if removed:
+        accepted = {a for c in located(target) if c is not None for a in inspect.signature(c).parameters}
+        removed = [a for a in removed if a not in accepted]
+    return {k: without_removed_arguments(v) for k, v in item.items() if k not in removed}
 
 
 def without_missing_readers(item):
@@ -150,17 +178,15 @@ def without_missing_readers(item):
         return item
     reader = item.get("reader")
     missing = str(item.get("_target_", "")).split(".")[-1] in ("LoadImage", "LoadImaged") and \
-        isinstance(reader, str) and importlib.util.find_spec(READER_PACKAGES.get(reader, "monai")) is None
+        isinstance(reader, str) and importlib.util.find_spec(READER_PACKAGES.get(reader.lower(), "monai")) is None
     return {k: without_missing_readers(v) for k, v in item.items() if not (missing and k == "reader")}
 
 
-def instantiate(parser) -> dict:
-    """The bundle's parts (ROOTS) built by MONAI's ConfigParser `parser`."""
-    if isinstance(parser.config.get("network_def"), dict):
-        parser["network_def"] = without_removed_arguments(parser.config["network_def"])
-    parser.set(without_missing_readers(parser.get()))
+def instantiate(parser, roots: tuple[str, ...] = ROOTS) -> dict:
+    """The bundle's parts (`roots`) built by MONAI's ConfigParser `parser`."""
+    parser.set(without_missing_readers(without_removed_arguments(parser.get())))
     built = {}
-    for name in ROOTS:
+    for name in roots:
         if name not in parser.config:
             continue
         try:

@@ -2,15 +2,20 @@
 
 A zoo config computes settings with expressions such as `$len(@spatial_size)`,
 `$[1.5, 1.5, 1.5] if @displayable_configs#highres else [3.0, 3.0, 3.0]`, `$@preprocessing_transforms + [...]`,
-`$torch.float32`, or merges labels with `$lambda x: torch.where(x[[2]] > 0, 4, ...)`. MONAI evaluates them with
-`eval`, which runs anything; here an expression is parsed, every node of its syntax tree is checked against a
-short list (literals, arithmetic, comparisons, conditionals, list building, lambdas, a few functions and
-torch/numpy names), and only then evaluated, with no builtins but those functions. Anything else (imports,
-attribute access on objects, method calls, file access) is refused: such a bundle runs only once trusted.
+`$torch.float32`, merges labels with `$lambda x: torch.where(x[[2]] > 0, 4, ...)`, or builds a detector's backbone
+with `$monai.networks.nets.resnet.resnet50(spatial_dims=3, ...)`. MONAI evaluates them with `eval`, which runs
+anything; here an expression is parsed, every node of its syntax tree is checked against a short list (literals,
+arithmetic, comparisons, conditionals, list building, lambdas, a few functions, torch/numpy names, MONAI's
+component classes and network builders), and only then evaluated, with no builtins but those functions.
+Anything else (imports, attribute access on objects, method calls, file access) is refused: such a bundle runs
+only once trusted.
 """
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
+import pydoc
 import re
 from collections.abc import Callable
 
@@ -29,6 +34,11 @@ NODES = (ast.Expression, ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Name, 
          ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.keyword, ast.Subscript, ast.Slice,
          ast.Lambda, ast.arguments, ast.arg, ast.ListComp, ast.comprehension, ast.operator, ast.unaryop,
          ast.boolop, ast.cmpop)
+# the MONAI classes a config may build (`_target_` or an expression): transforms, inferers, networks, detectors
+COMPONENT_MODULES = ("monai.transforms.", "monai.inferers.", "monai.networks.", "monai.apps.detection.")
+# MONAI functions that only build a network (the zoo's detection backbones), as "module.function"
+BUILDERS = (*(f"monai.networks.nets.resnet.resnet{d}" for d in (10, 18, 34, 50, 101, 152, 200)),
+            "monai.apps.detection.networks.retinanet_network.resnet_fpn_feature_extractor")
 
 
 class Untrusted(ModelError):
@@ -45,10 +55,34 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
+def is_component(found) -> bool:
+    """Whether `found` is a class a config that is not trusted may build (one of COMPONENT_MODULES')."""
+    return inspect.isclass(found) and found.__module__.startswith(COMPONENT_MODULES)
+
+
+def _builder(name: str):
+    """The MONAI component class or network builder (BUILDERS) of a dotted name, else None; either is refused
+    pretrained weights, which it would download or unpickle."""
+    found = pydoc.locate(name) if name.startswith("monai.") else None
+    if not (is_component(found) or callable(found) and f"{found.__module__}.{found.__name__}" in BUILDERS):
+        return None
+
+    @functools.wraps(found)
+    def without_pretrained(*args, **kwargs):
+        if inspect.signature(found).bind_partial(*args, **kwargs).arguments.get("pretrained"):
+            raise ModelError(f"The bundle builds {name} with pretrained weights, which would be downloaded or "
+                             "unpickled: GDImaging loads the bundle's own models/model.pt instead.")
+        return found(*args, **kwargs)
+    return without_pretrained
+
+
 def _attribute(name: str):
-    """The value of an allowed torch/numpy name: a function of ATTRIBUTES or a dtype such as torch.float32."""
+    """The value of an allowed dotted name: a function of ATTRIBUTES, a dtype such as torch.float32, a MONAI
+    component class or network builder."""
     if name in ATTRIBUTES:
         return ATTRIBUTES[name]
+    if (built := _builder(name)) is not None:
+        return built
     if name.startswith(("monai.utils.CommonKeys.", "monai.utils.enums.CommonKeys.")):  # "image", "label", "pred"
         from monai.utils import CommonKeys
         found = getattr(CommonKeys, name.rsplit(".", 1)[1], None)

@@ -35,7 +35,7 @@ class BundleModel(torch.nn.Module):
         super().__init__()
         self.network, self.amp = network, amp
         self.preprocessing, self.inferer = parts["preprocessing"], parts.get("inferer")
-        self.loader = _loader(self.preprocessing)
+        self.loader = first_loader(self.preprocessing)
         # the keys LoadImaged fills: one per input channel, or one key for all channels stacked
         self.keys = list(self.loader.keys) if self.loader is not None else ["image"]
         self.postprocessing = parts.get("postprocessing")
@@ -48,14 +48,13 @@ class BundleModel(torch.nn.Module):
     def segment(self, images: list[Volume], flips: bool = False, overlap: float | None = None,
                 report=None, files: list | None = None) -> np.ndarray:
         """The bundle's output for one case on the grid of images[0]: (C, z, y, x), as MONAI's pipeline saves it.
-        With the images' `files`, the bundle's own LoadImaged reads them, so the grid is exactly MONAI's: NIfTI
-        stores the affine in float32, and Spacingd's output size can change with its last bit."""
-        data = _without_io(self.preprocessing)(self._loaded(images, files))
+        With the images' `files`, the bundle's own LoadImaged reads them (loaded_case)."""
+        data = without_io(self.preprocessing)(loaded_case(self.loader, self.keys, images, files))
         device = next(self.network.parameters()).device
 
         def run(on: torch.device, batch: int) -> dict:
             from monai.data import decollate_batch, list_data_collate
-            inferer = _with(self.inferer, overlap, batch)
+            inferer = inferer_with(self.inferer, overlap, batch)
             collated = list_data_collate([data])
             with model_on(self.network, on):
                 x = collated["image"].to(on)  # what default_prepare_batch feeds the network
@@ -68,7 +67,7 @@ class BundleModel(torch.nn.Module):
 
         batch = getattr(self.inferer, "sw_batch_size", SW_BATCH)
         item = with_memory_fallback(run, device, batch, report)
-        pred = _without_io(self.postprocessing)(item)["pred"] if self.postprocessing else item["pred"]
+        pred = without_io(self.postprocessing)(item)["pred"] if self.postprocessing else item["pred"]
         return on_grid(pred, images[0])
 
     def labels(self, images: list[Volume], flips: bool = False, overlap: float | None = None,
@@ -82,19 +81,21 @@ class BundleModel(torch.nn.Module):
             return merged(out > 0)
         return out.argmax(0).astype(np.uint16)
 
-    def _loaded(self, images: list[Volume], files: list | None) -> dict:
-        """What LoadImaged gives: one key per channel, or all channels stacked under one key."""
-        if files and self.loader is not None:
-            paths = [str(f) for f in files]
-            with contextlib.suppress(Exception):  # a reader missing here (ITKReader without itk), another format
-                return self.loader(dict(zip(self.keys, paths)) if len(self.keys) > 1 else
-                                   {self.keys[0]: paths if len(paths) > 1 else paths[0]})
-        if len(self.keys) > 1:
-            return {k: meta_tensor([im]) for k, im in zip(self.keys, images)}
-        if any(im.array.shape != images[0].array.shape for im in images[1:]):
-            raise InputError("The input channels have different sizes, which LoadImaged cannot stack: resample "
-                             "them onto the first one's grid.")
-        return {self.keys[0]: meta_tensor(images)}
+
+def loaded_case(loader, keys: list[str], images: list[Volume], files: list | None) -> dict:
+    """What the bundle's LoadImaged `loader` gives for a case: one key per channel, or all channels stacked under
+    one key. With the images' `files`, the loader itself reads them, so that the grid is exactly MONAI's (NIfTI
+    stores the affine in float32, and Spacingd's output size can change with its last bit)."""
+    if files and loader is not None:
+        paths = [str(f) for f in files]
+        with contextlib.suppress(Exception):  # a reader missing here (ITKReader without itk), another format
+            return loader(dict(zip(keys, paths)) if len(keys) > 1 else {keys[0]: paths if len(paths) > 1 else paths[0]})
+    if len(keys) > 1:
+        return {k: meta_tensor([im]) for k, im in zip(keys, images)}
+    if any(im.array.shape != images[0].array.shape for im in images[1:]):
+        raise InputError("The input channels have different sizes, which LoadImaged cannot stack: resample "
+                         "them onto the first one's grid.")
+    return {keys[0]: meta_tensor(images)}
 
 
 def merged(masks: np.ndarray) -> np.ndarray:
@@ -127,14 +128,14 @@ def _homogeneous(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def _loader(preprocessing):
+def first_loader(preprocessing):
     """The bundle's (first) LoadImaged, or None."""
     from monai.transforms import Compose, LoadImaged
     transforms = preprocessing.flatten().transforms if isinstance(preprocessing, Compose) else [preprocessing]
     return next((t for t in transforms if isinstance(t, LoadImaged)), None)
 
 
-def _without_io(compose):
+def without_io(compose):
     """The bundle's Compose less reading and writing files; the transform objects stay the same, so that
     Invertd (which matches transforms by identity) undoes the preprocessing that really ran."""
     from monai.transforms import Compose, LoadImage, LoadImaged, SaveImage, SaveImaged
@@ -145,7 +146,7 @@ def _without_io(compose):
     return flat
 
 
-def _with(inferer, overlap: float | None, batch: int):
+def inferer_with(inferer, overlap: float | None, batch: int):
     """The bundle's inferer with GDImaging's window batch (memory fallback) and, if asked, another overlap."""
     inferer = copy.copy(inferer)
     if hasattr(inferer, "sw_batch_size"):
