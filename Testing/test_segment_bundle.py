@@ -113,6 +113,16 @@ def test_a_network_definition_that_would_run_code_is_refused(tmp_path, monkeypat
     assert not (tmp_path / "MARKER").exists()
 
 
+def test_a_component_built_with_pretrained_weights_is_refused_before_any_download(tmp_path, monkeypatch):
+    """DenseNet121(pretrained=True) would fetch ImageNet weights while the bundle loads: no network is used."""
+    monkeypatch.setenv("GDIMAGING_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("a download was attempted"))
+    net = {"_target_": "DenseNet121", "spatial_dims": 3, "in_channels": 1, "out_channels": 3, "pretrained": True}
+    folder, _ = make_bundle(tmp_path, net)
+    with pytest.raises(ModelError, match="pretrained=True, which would download weights"):
+        load_model(folder)
+
+
 def test_settings_computed_by_code_are_refused_not_evaluated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GDIMAGING_CACHE", str(tmp_path / "cache"))

@@ -182,8 +182,24 @@ def without_missing_readers(item):
     return {k: without_missing_readers(v) for k, v in item.items() if not (missing and k == "reader")}
 
 
+def refuse_pretrained(item, where: str = "config") -> None:
+    """A component built with `pretrained` set would download (or unpickle) weights while the bundle loads:
+    the bundle's own weights file is what runs, so such a config is refused before anything is built."""
+    if isinstance(item, list):
+        for i, v in enumerate(item):
+            refuse_pretrained(v, f"{where}[{i}]")
+    elif isinstance(item, dict):
+        if "_target_" in item and item.get("pretrained") not in (None, False, "false", "False", "$False"):
+            raise ModelError(f"The bundle's {where} builds {item['_target_']} with pretrained={item['pretrained']!r}, "
+                             "which would download weights at run time: set it to false (the bundle's "
+                             "models/ file holds the weights).")
+        for k, v in item.items():
+            refuse_pretrained(v, f"{where}.{k}" if where != "config" else str(k))
+
+
 def instantiate(parser, roots: tuple[str, ...] = ROOTS) -> dict:
     """The bundle's parts (`roots`) built by MONAI's ConfigParser `parser`."""
+    refuse_pretrained(parser.get())
     parser.set(without_missing_readers(without_removed_arguments(parser.get())))
     built = {}
     for name in roots:
