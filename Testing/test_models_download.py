@@ -2,9 +2,11 @@
 dropped connection, a server that ignores Range, and a wrong checksum that leaves nothing in the cache."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -43,19 +45,27 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(body: bytes, name: str) -> Iterator[ThreadingHTTPServer]:
+    """A loopback server of `body` at /name, with Handler's Range support and its drop/range controls."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.body, httpd.ranges, httpd.drops, httpd.honour_range = body, [], [], True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/{name}"
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture
 def server(tmp_path):
     model = tmp_path / "served.pt"
     save_checkpoint(model, {"w": torch.randn(60_000, generator=torch.Generator().manual_seed(0))},
                     {"task": "segment", "network": "unet"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.body, httpd.ranges, httpd.drops, httpd.honour_range = model.read_bytes(), [], [], True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/model.pt"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(model.read_bytes(), "model.pt") as httpd:
+        yield httpd
 
 
 @pytest.fixture

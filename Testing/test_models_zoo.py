@@ -10,9 +10,7 @@ import hashlib
 import json
 import re
 import stat
-import threading
 import zipfile
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,7 +18,8 @@ import numpy as np
 import pytest
 import torch
 from bundle_fixtures import TINY_UNET, oblique_ct, random_network, standard_config, transforms, write_bundle
-from test_models_download import Handler
+from test_models_download import cache as cache  # noqa: F401 (the cache fixture)
+from test_models_download import serving
 
 from gdbackend.cli import main
 from gdbackend.errors import Cancelled, InputError, ModelError
@@ -72,20 +71,8 @@ def bundle(module_tmp) -> Path:
 @pytest.fixture
 def server(tmp_path, bundle):
     """Serves server.body (the bundle's zip unless a test changes it) with Range support."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.body = zip_bundle(bundle, tmp_path / "served.zip").read_bytes()
-    httpd.ranges, httpd.drops, httpd.honour_range = [], [], True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/{NAME}_v0.1.0.zip"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("GDIMAGING_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "models"
+    with serving(zip_bundle(bundle, tmp_path / "served.zip").read_bytes(), f"{NAME}_v0.1.0.zip") as httpd:
+        yield httpd
 
 
 def registry(tmp_path: Path, server, **changes) -> Path:

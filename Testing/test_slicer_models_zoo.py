@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,8 +36,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_the_zoo_bundles_are_listed_with_their_details(tmp_path, cache):
-    empty = tmp_path / "none"
-    choices = {c.name: c for c in modelchoice.listModels("segment", default_registry(), cache, empty)}
+    choices = {c.name: c for c in modelchoice.listModels("segment", default_registry(), cache)}
     assert "spleen_ct_segmentation" in choices and "brats_mri_segmentation" in choices
     spleen = choices["spleen_ct_segmentation"]
     assert spleen.needsDownload and spleen.text == "spleen_ct_segmentation (download)" and spleen.path is None
@@ -46,11 +46,11 @@ def test_the_zoo_bundles_are_listed_with_their_details(tmp_path, cache):
     assert "4 channel(s): T1c, T1, T2, FLAIR" in modelchoice.describe(choices["brats_mri_segmentation"])
     assert "3 channel(s): arterial, venous, excretory" in modelchoice.describe(
         choices["renalStructures_CECT_segmentation"])
-    [lung] = modelchoice.listModels("detect", default_registry(), cache, empty)  # the detect section's own
+    [lung] = modelchoice.listModels("detect", default_registry(), cache)  # the detect section's own
     assert lung.name == "lung_nodule_ct_detection"
     assert "spacing 0.703125 x 0.703125 x 1.25 mm" in modelchoice.describe(lung)
     (cache / "spleen_ct_segmentation" / "configs").mkdir(parents=True)  # fetched: offered from the cache
-    cached = next(c for c in modelchoice.listModels("segment", default_registry(), cache, empty)
+    cached = next(c for c in modelchoice.listModels("segment", default_registry(), cache)
                   if c.name == "spleen_ct_segmentation")
     assert cached.source == "cache" and cached.path == cache / "spleen_ct_segmentation"
     assert "licence: Apache-2.0" in modelchoice.describe(cached) and not cached.needsDownload
@@ -59,7 +59,7 @@ def test_the_zoo_bundles_are_listed_with_their_details(tmp_path, cache):
 def test_the_listing_loads_no_torch():
     code = ("import sys; sys.path.insert(0, 'GDSegment'); from GDImagingLib import modelchoice; "
             "modelchoice.listModels('segment'); print('torch' in sys.modules)")
-    root = modelchoice.resourcesFolder().parent
+    root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -122,5 +122,5 @@ def test_the_download_job_fetches_and_unpacks_a_bundle_with_progress_and_cancel(
     assert (cache / NAME / "models" / "model.pt").is_file() and [p.name for p in cache.iterdir()] == [NAME]
     messages = [e.get("message") for e in events if e["event"] == "progress"]
     assert any("MB" in m for m in messages) and job.last_progress["fraction"] == 1.0
-    [choice] = [c for c in modelchoice.listModels("segment", reg, cache, tmp_path / "none")]
+    [choice] = [c for c in modelchoice.listModels("segment", reg, cache)]
     assert (choice.source, choice.path) == ("cache", cache / NAME)

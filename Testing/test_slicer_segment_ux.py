@@ -82,9 +82,10 @@ def registry(path: Path, *entries: dict) -> Path:
 
 # ---------------------------------------------------------------- model listing (plain values)
 def test_models_are_listed_from_the_extension_the_cache_and_the_registry(tmp_path, monkeypatch):
-    shipped, cache = tmp_path / "shipped", tmp_path / "cache" / "models"
-    (shipped / "spleen-bundle" / "configs").mkdir(parents=True)
+    shipped, cache = tmp_path / "Models", tmp_path / "cache" / "models"
+    shipped.mkdir()
     (shipped / "demo.pt").write_bytes(b"")
+    (shipped / "unlisted.pt").write_bytes(b"")   # in the folder, but no registry entry vouches for it
     cache.mkdir(parents=True)
     for name in ("mine.pt", "brain-t1.pt", ".lesions.pt.part", "notes.txt"):
         (cache / name).write_bytes(b"")
@@ -92,28 +93,30 @@ def test_models_are_listed_from_the_extension_the_cache_and_the_registry(tmp_pat
                    {"name": "brain-t1", "task": "segment", "modality": "MRI T1", "channels": ["T1"],
                     "spacing": [1, 1, 1], "description": "Brain mask"},
                    {"name": "prostate", "task": "segment", "modality": "MRI", "channels": ["T2", "ADC"]},
-                   {"name": "lesions", "task": "detect"})
-    choices = modelchoice.listModels("segment", reg, cache, shipped)
+                   {"name": "lesions", "task": "detect"},
+                   {"name": "demo", "task": "segment", "file": "Models/demo.pt", "url": None,
+                    "sha256": hashlib.sha256(b"").hexdigest(), "size": 1})
+    choices = modelchoice.listModels("segment", reg, cache)
     assert [(c.name, c.source) for c in choices] == [
-        ("demo", "shipped"), ("spleen-bundle", "shipped"), ("brain-t1", "cache"), ("mine", "cache"),
-        ("prostate", "download")]
-    brain, prostate = choices[2], choices[4]
+        ("demo", "shipped"), ("brain-t1", "cache"), ("mine", "cache"), ("prostate", "download")]
+    assert modelchoice.defaultChoice(choices) == choices[0]
+    brain, prostate = choices[1], choices[3]
     assert brain.path == cache / "brain-t1.pt" and brain.task == "segment" and not brain.needsDownload
     assert prostate.path is None and prostate.needsDownload and prostate.text == "prostate (download, 12.3 MB)"
     text = modelchoice.describe(brain)
     assert "Brain mask" in text and "licence: CC-BY-4.0" in text and "size: 12.3 MB" in text
     assert "modality MRI T1; 1 channel(s): T1; spacing 1 x 1 x 1 mm" in text
     assert "2 channel(s): T2, ADC" in modelchoice.describe(prostate) and "Download" in modelchoice.describe(prostate)
-    detect = modelchoice.listModels("detect", reg, cache, shipped)
-    assert [(c.name, c.source) for c in detect] == [("demo", "shipped"), ("spleen-bundle", "shipped"),
-                                                    ("mine", "cache"), ("lesions", "download")]
+    detect = modelchoice.listModels("detect", reg, cache)
+    assert [(c.name, c.source) for c in detect] == [("mine", "cache"), ("lesions", "download")]
+    assert modelchoice.defaultChoice(detect) is None
     assert modelchoice.choiceForKey(choices, brain.key) == brain
     own = modelchoice.fileChoice(shipped / "demo.pt")
     assert modelchoice.choiceForKey(choices, own.key) == own and own.source == "file"
     assert modelchoice.choiceForKey(choices, "file:/gone/model.pt") is None
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
-        modelchoice.listModels("segment", tmp_path / "broken.json", cache, shipped)
+        modelchoice.listModels("segment", tmp_path / "broken.json", cache)
     (cache / "brain-t1.pt").unlink()
     (tmp_path / "models.json").write_text('{"models": [{"task": "segment"}]}')  # an entry without a name
     with pytest.raises(ValueError, match="entries with a name"):
@@ -121,7 +124,7 @@ def test_models_are_listed_from_the_extension_the_cache_and_the_registry(tmp_pat
     monkeypatch.setenv("GDIMAGING_MODELS", str(tmp_path / "models.json"))  # the panel's: files and the problem
     listed, problem = modelchoice.listModelsOrProblem("segment")
     assert [c.name for c in listed] == ["mine"] and "entries with a name" in problem
-    assert modelchoice.listModels("segment", tmp_path / "absent.json", tmp_path / "none", tmp_path / "none") == []
+    assert modelchoice.listModels("segment", tmp_path / "absent.json", tmp_path / "none") == []
 
 
 def test_the_listing_uses_the_backends_registry_and_cache(tmp_path, monkeypatch):
@@ -234,6 +237,18 @@ def test_the_classes_are_shown_with_the_top_one_in_the_status_line(tmp_path, sli
 
 
 # ---------------------------------------------------------------- settings, reasons
+def test_segment_starts_with_the_shipped_brain_model_until_the_user_picks_another(monkeypatch, slicer_panel):
+    """The extension's own registry: its shipped model is ready at once in Segment; Classify and Detect, which
+    ship none, ask for a model."""
+    shipped = Path(__file__).resolve().parents[1] / "Resources" / "Models" / "brain-extraction-t1.pt"
+    monkeypatch.setenv("GDIMAGING_MODELS", str(shipped.parents[1] / "models.json"))
+    widget = slicer_panel("GDSegment")
+    assert widget.ui.segmentModelComboBox.currentText == "brain-extraction-t1 (shipped)"
+    assert widget._parameterNode.segmentModel == shipped
+    assert widget.ui.classifyModelComboBox.currentText == widget.ui.detectModelComboBox.currentText == \
+        "Choose a model..."
+
+
 def test_device_models_and_folders_are_kept_across_sessions(tmp_path, slicer_panel):
     cache = tmp_path / "cache" / "models"
     cache.mkdir(parents=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -72,6 +73,27 @@ def train(out: Path, epochs: int, samples_per_case: int, seed: int) -> dict:
     return card
 
 
+def registry_entry(path: Path) -> dict:
+    """The registry's description of the shipped file, from its card, with its sha256 and size."""
+    import torch
+    card = torch.load(path, weights_only=True)["card"]
+    return {"name": NAME, "kind": "model", "version": "1", "task": "segment", "description": DESCRIPTION + ".",
+            "modality": card["modality"], "channels": ["T1"], "spacing": card["spacing"],
+            "labels": [label["name"] for label in card["labels"]], "licence": card["licence"],
+            "size": path.stat().st_size, "file": f"Models/{path.name}",
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def write_entry(registry: Path, entry: dict) -> None:
+    """Put `entry` first in the registry (shipped models lead the lists), replacing an older one of its name,
+    in the file's layout (one field per line, short lists on one line)."""
+    data = json.loads(registry.read_text(encoding="utf-8"))
+    data["models"] = [entry] + [m for m in data["models"] if m.get("name") != entry["name"]]
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    text = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+    registry.write_text(text + "\n", encoding="utf-8")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=150)
@@ -79,6 +101,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "Resources" / "Models" / f"{NAME}.pt")
     p.add_argument("--evaluate-only", action="store_true", help="test the model at --out without training")
+    p.add_argument("--registry", type=Path, default=ROOT / "Resources" / "models.json",
+                   help="registry whose entry for the model gets its new sha256 and size (none: leave it)")
     args = p.parse_args()
     import torch
     torch.set_num_threads(1)   # one thread: the same weights on every machine with this torch build
@@ -91,6 +115,8 @@ def main() -> int:
         from gdbackend.train import checkpoint
         payload = checkpoint.load(args.out, task="segment")
         checkpoint.save(args.out, payload["model"], {**payload["card"], "test": rows})
+    if args.registry and args.out.parent == args.registry.parent / "Models":
+        write_entry(args.registry, registry_entry(args.out))
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(json.dumps({"model": args.out.name, "sha256": digest, "size": args.out.stat().st_size,
                       "seconds": round(time.time() - start), "test": rows}, indent=1))

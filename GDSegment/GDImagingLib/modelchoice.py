@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import gdbackend
 from gdbackend.models.download import digest_of
 from gdbackend.models.registry import BUNDLE, BUNDLE_TASKS, default_registry
 
@@ -58,11 +57,6 @@ class ModelChoice:
         return f"{self.name} ({where})"
 
 
-def resourcesFolder() -> Path:
-    """The extension's Resources folder, beside the gdbackend package (as gdbackend.models finds it)."""
-    return Path(gdbackend.__file__).resolve().parents[1] / "Resources"
-
-
 def registryPath() -> Path:
     """$GDIMAGING_MODELS, else the registry shipped with the extension."""
     return default_registry()
@@ -71,11 +65,6 @@ def registryPath() -> Path:
 def cacheFolder() -> Path:
     """$GDIMAGING_CACHE/models, else ~/.cache/gdimaging/models (not created: listing changes nothing)."""
     return Path(os.environ.get("GDIMAGING_CACHE") or Path.home() / ".cache" / "gdimaging") / "models"
-
-
-def shippedFolder() -> Path:
-    """Model files and bundle folders shipped inside the extension."""
-    return resourcesFolder() / "Models"
 
 
 def formatSize(size: int | None) -> str:
@@ -160,13 +149,12 @@ def _modelFiles(folder: Path) -> dict[str, Path]:
     return found
 
 
-def listModels(task: str, registry: Path | None = None, cache: Path | None = None,
-               shipped: Path | None = None) -> list[ModelChoice]:
+def listModels(task: str, registry: Path | None = None, cache: Path | None = None) -> list[ModelChoice]:
     """The models a section of `task` offers: shipped first, then those in the cache, then registry models to
     download. A file named after a registry entry takes the entry's details (task, licence, expectations);
     files no entry describes are offered to every section, their task is checked when they run."""
     entries = {str(e["name"]): e for e in readRegistry(registry)}
-    return _choices(task, entries, shippedEntries(entries, registry)[0], cache, shipped)
+    return _choices(task, entries, shippedEntries(entries, registry)[0], cache)
 
 
 def listModelsOrProblem(task: str) -> tuple[list[ModelChoice], str]:
@@ -180,14 +168,13 @@ def listModelsOrProblem(task: str) -> tuple[list[ModelChoice], str]:
     return _choices(task, entries, files), "\n".join(problems)
 
 
-def _choices(task: str, entries: dict[str, dict], shippedFiles: dict[str, Path], cache: Path | None = None,
-             shipped: Path | None = None) -> list[ModelChoice]:
-    """Shipped (the registry's shipped files, then the others in the extension), cached, then to download; an
-    entry with a shipped `file` is never offered for download."""
+def _choices(task: str, entries: dict[str, dict], shippedFiles: dict[str, Path],
+             cache: Path | None = None) -> list[ModelChoice]:
+    """Shipped (the registry's shipped files, each checked against its sha256: a file the registry does not
+    describe is not offered), cached, then to download; an entry with a shipped `file` is never downloaded."""
     choices: list[ModelChoice] = []
     seen: set[str] = set()
-    folders = ((SHIPPED, shippedFiles), (SHIPPED, _modelFiles(shipped or shippedFolder())),
-               (CACHED, _modelFiles(cache or cacheFolder())))
+    folders = ((SHIPPED, shippedFiles), (CACHED, _modelFiles(cache or cacheFolder())))
     for source, files in folders:
         for name, path in files.items():
             entry = entries.get(name)
@@ -205,6 +192,12 @@ def fileChoice(path: str | Path) -> ModelChoice:
     """A model the user picked outside the cache (a bundle folder used where it is)."""
     path = Path(path)
     return ModelChoice(path.stem if path.is_file() else path.name, FILE, path)
+
+
+def defaultChoice(choices: list[ModelChoice]) -> ModelChoice | None:
+    """The model a section starts with until the user picks one: the first shipped with the extension (ready to
+    run, its checksum checked); none where the extension ships none for the task."""
+    return next((c for c in choices if c.source == SHIPPED), None)
 
 
 def choiceForKey(choices: list[ModelChoice], key: str | None) -> ModelChoice | None:

@@ -39,10 +39,10 @@ class ModelSelector:
 
     def refresh(self, path: Path | None = None) -> None:
         """List the models again (the cache may have changed) and select the one at `path`, else the one the
-        settings remember; else none is chosen (a model is never picked for the user)."""
+        settings remember, else the model shipped for the task (none if there is none)."""
         self.choices, problem = modelchoice.listModelsOrProblem(self.task)  # a broken registry: the files still
         selected = self._find(path) if path is not None else modelchoice.choiceForKey(
-            self.choices, settings.value(f"{self.section}/model"))
+            self.choices, settings.value(f"{self.section}/model")) or modelchoice.defaultChoice(self.choices)
         if selected is not None and selected not in self.choices:
             self.choices.append(selected)  # the user's own file or bundle folder
         wasBlocked = self.combo.blockSignals(True)
