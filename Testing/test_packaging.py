@@ -59,6 +59,20 @@ def test_the_backend_is_shipped_as_a_package_with_every_file():
         "every backend sub-folder with code must be a package (__init__.py)"
 
 
+def test_the_registry_and_shipped_models_install_where_the_backend_reads_them():
+    """gdbackend.models and the panels read Resources/ beside the installed gdbackend package, i.e. the
+    qt-scripted-modules folder's Resources, which no module's RESOURCES list fills."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    listed = re.search(r"set\(GDIMAGING_SHIPPED_RESOURCES\s+(.*?)\)", text, re.S).group(1).split()
+    assert set(listed) == {"Resources/models.json", "Resources/Models"}
+    assert all((ROOT / r).exists() for r in listed)
+    assert "${Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR}/Resources" in text
+    assert "${Slicer_QTSCRIPTEDMODULES_LIB_DIR}/Resources" in text, "the build tree too, for running from a build"
+    from gdbackend.models.registry import default_registry
+    assert default_registry().parent.name == "Resources" and \
+        default_registry().parents[1] == Path(__import__("gdbackend").__file__).resolve().parents[1]
+
+
 def test_top_level_cmake_and_catalog_entry_agree():
     text = (ROOT / "CMakeLists.txt").read_text()
     catalog_path = ROOT / "GDImaging.json"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train the brain-extraction U-Net shipped in Resources/Models, from the real sample data, and test it.
 
-    python scripts/train_brain_model.py [--epochs 150] [--seed 0] [--out Resources/Models/brain-extraction-t1.pt]
+    python scripts/train_brain_model.py [--epochs 120] [--seed 0] [--out Resources/Models/brain-extraction-t1.pt]
 
 Seeded and single-threaded on a CPU, so the same command writes the same weights (the file's sha256 is printed).
 The recipe (training variants of Colin27, held-out test forms of ITK's T1) is in gdbackend/segment/sample_brain.py;
@@ -96,7 +96,7 @@ def write_entry(registry: Path, entry: dict) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--epochs", type=int, default=120)
     p.add_argument("--samples-per-case", type=int, default=4, help="random 64^3 patches per case and epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "Resources" / "Models" / f"{NAME}.pt")
