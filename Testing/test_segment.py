@@ -53,14 +53,17 @@ def itk_t1() -> Case:
 
 @pytest.fixture(scope="module")
 def brain_model(module_tmp):
-    """A short brain-extraction run through the library (the full run: benchmarks)."""
-    return module_tmp, sample.brain_extraction(module_tmp, epochs=80, samples_per_case=4)
+    """A short brain-extraction run through the library (the full run: benchmarks). Without validation data the
+    file kept is the epoch of lowest training loss: 16 patches an epoch make that loss a mean of 8 steps. With 4
+    (80 epochs, the same 320 patches) it was 2 steps, a lucky one was kept (epoch 44) and its mask had a cavity
+    of ~800 voxels inside the brain, whose surface alone took HD95 from 19 to 29.4 mm."""
+    return module_tmp, sample.brain_extraction(module_tmp, epochs=20, samples_per_case=16)
 
 
 def test_short_brain_extraction_learns_and_generalises_to_another_person(brain_model, itk_t1):
     root, run = brain_model
     losses = [h["loss"] for h in run["history"]]
-    assert run["train"]["epochs"] == 80 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5]), losses
+    assert run["train"]["epochs"] == 20 and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
     dice = run["test"]["dice"]
     print("short brain extraction:", run["test"])
     chance = 2 * (itk_t1.label.array > 0).mean() / (1 + (itk_t1.label.array > 0).mean())  # "all brain"
