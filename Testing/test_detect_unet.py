@@ -69,8 +69,10 @@ def trained(module_tmp):
     torch.manual_seed(0)
     out = module_tmp / "unet3d.pt"
     train = lesion_volumes(8, seed=1, count=(3, 5), **EASY)
-    # the U-Net sits on the all-background plateau for ~700 steps before lesions emerge: a constant, high rate
-    result, card = train_unet_detector(train, [], TrainConfig(epochs=40, batch_size=8, lr=3e-3), out,
+    # the U-Net sits on the all-background plateau for hundreds of steps before lesions emerge: a constant, high
+    # rate (3e-3 left it on the plateau in some runs: 2 of 11 found after the augmentation's draws changed; 1e-2
+    # finds 5 of 11 with 1 thread, the loss falling from 0.61 to 0.36)
+    result, card = train_unet_detector(train, [], TrainConfig(epochs=40, batch_size=8, lr=1e-2), out,
                                        spacing=(3.0, 3.0, 3.0), patch_size=(24, 24, 24), patches_per_volume=32)
     return result, card, out
 
@@ -82,8 +84,7 @@ def test_unet_detector_finds_lesions_in_held_out_brains(trained):
     truths = [truth_boxes(c) for c in test]
     found = [detect_volume(result.model, card, c.image) for c in test]
     metrics = detection_metrics(found, truths)
-    # a third of the lesions at under one false positive in two volumes (8 training brains, 100 s of CPU): 4 of
-    # the 11 held-out lesions in this environment (the same with the code of 5606340; 5 when that landed)
+    # a third of the lesions at under one false positive in two volumes (8 training brains, 100-190 s of CPU)
     assert metrics["sensitivity@0.5"] >= 0.33, metrics
     assert all(np.all(np.diff(s) <= 0) and np.all((s > 0.1) & (s <= 1)) for _, s in found)
 
