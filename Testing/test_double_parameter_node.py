@@ -213,7 +213,9 @@ def register(slicer, pnw):
         iterations: Annotated[int, pnw.WithinRange(1, 10000)] = 200
         learningRate: Annotated[float, pnw.WithinRange(0.0, 100.0)] = 0.0
         device: Annotated[str, pnw.Choice(["auto", "cpu", "cuda"])] = "auto"
-        outputTransform: Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLGridTransformNode, None]
+        outputType: Annotated[str, pnw.Choice(["auto", "linear", "bspline", "displacement"])] = "auto"
+        outputTransform: Union[slicer.vtkMRMLLinearTransformNode, slicer.vtkMRMLBSplineTransformNode,
+                               slicer.vtkMRMLGridTransformNode, None]
         outputVolume: slicer.vtkMRMLScalarVolumeNode
         showResult: bool = True
 
@@ -233,7 +235,8 @@ def test_connect_gui_shows_the_parameters_in_the_widgets(register):
     assert (ui.levelsSpinBox.minimum, ui.levelsSpinBox.maximum, ui.levelsSpinBox.value) == (1, 6, 3)
     assert ui.showResultCheckBox.checked is True
     assert ui.fixedVolumeSelector.currentNode() is None  # the parameter's None wins over the selector's pick
-    assert ui.outputTransformSelector.nodeTypes == ["vtkMRMLLinearTransformNode", "vtkMRMLGridTransformNode"]
+    assert ui.outputTransformSelector.nodeTypes == ["vtkMRMLLinearTransformNode", "vtkMRMLBSplineTransformNode",
+                                                   "vtkMRMLGridTransformNode"]
 
 
 def test_widget_changes_write_the_parameters(register):
