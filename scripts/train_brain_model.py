@@ -11,7 +11,6 @@ scripts/fetch_data.sh.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -76,12 +75,14 @@ def train(out: Path, epochs: int, samples_per_case: int, seed: int) -> dict:
 def registry_entry(path: Path) -> dict:
     """The registry's description of the shipped file, from its card, with its sha256 and size."""
     import torch
+
+    from gdbackend.models.download import digest_of
     card = torch.load(path, weights_only=True)["card"]
     return {"name": NAME, "kind": "model", "version": "1", "task": "segment", "description": DESCRIPTION + ".",
             "modality": card["modality"], "channels": ["T1"], "spacing": card["spacing"],
             "labels": [label["name"] for label in card["labels"]], "licence": card["licence"],
             "size": path.stat().st_size, "file": f"Models/{path.name}",
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            "sha256": digest_of(path)}
 
 
 def write_entry(registry: Path, entry: dict) -> None:
@@ -117,7 +118,8 @@ def main() -> int:
         checkpoint.save(args.out, payload["model"], {**payload["card"], "test": rows})
     if args.registry and args.out.parent == args.registry.parent / "Models":
         write_entry(args.registry, registry_entry(args.out))
-    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    from gdbackend.models.download import digest_of
+    digest = digest_of(args.out)
     print(json.dumps({"model": args.out.name, "sha256": digest, "size": args.out.stat().st_size,
                       "seconds": round(time.time() - start), "test": rows}, indent=1))
     return 0
