@@ -1,7 +1,7 @@
 """The registration options are declared once (gdbackend.register.options): `gd register`, the register job's
 schema, `register()` and the GD Register panel take exactly those options, defaults and choices; the progress
-total is the iterations the schedule runs; and the declarations, `gd --help`, `gd segment|classify --help` and
-the job process start without torch."""
+total is the iterations the schedule runs; and the declarations, `gd --help`, `gd segment|classify|detect --help`,
+parsing a detect command and the job process start without torch."""
 from __future__ import annotations
 
 import argparse
@@ -148,9 +148,22 @@ def test_each_command_gives_the_help_gd_shows_for_it():
     *(f"import contextlib, io\nfrom gdbackend.cli import build_parser\nwith contextlib.redirect_stdout(io.StringIO()), "
       f"contextlib.suppress(SystemExit):\n    build_parser().parse_args({argv!r})"
       for argv in (["segment", "--help"], ["classify", "--help"],
-                   ["classify", "predict", "-h"], ["classify", "evaluate", "-h"])),
+                   ["classify", "predict", "-h"], ["classify", "evaluate", "-h"], ["detect", "--help"],
+                   ["detect", "train", "-h"], ["detect", "predict", "-h"], ["detect", "evaluate", "-h"])),
+    "from gdbackend.cli import build_parser\nargs = build_parser().parse_args(['detect', 'train', '--data', 'd.csv', "
+    "'--out', 'm.pt', '--architecture', 'retinanet3d', '--patch-size', '32', '32', '32'])\n"
+    "assert (args.architecture, args.patch_size, args.run.__name__) == ('retinanet3d', [32, 32, 32], 'run_train')",
+    "import gdbackend.detect\nassert gdbackend.detect.DEFAULT_ARCHITECTURE in gdbackend.detect.ALL_ARCHITECTURES",
 ])
 def test_commands_options_and_the_job_runner_start_without_torch(code):
     check = f"import sys\n{code}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
+
+
+def test_detect_offers_the_architectures_its_pipelines_train():
+    """`gd detect train --architecture` offers the torch-free list (gdbackend.detect.architectures): exactly the
+    names the pipelines train, in their order."""
+    from gdbackend.detect.architectures import ALL_ARCHITECTURES
+    from gdbackend.detect.registry import PIPELINES
+    assert ALL_ARCHITECTURES == tuple(a for p in PIPELINES for a in p.architectures)

@@ -3,17 +3,11 @@ or a region of interest, trained by the shared engine; see docs/classification.m
 
 Each name loads its module (with torch and MONAI) on first use, so that `gd classify --help` starts without them.
 """
-import importlib
+from ..lazy import lazy_exports
 
 _HOMES = {"classification_metrics": "metrics", "NETWORKS": "networks", "TASK": "predict",
           "load_classifier": "predict", "predict_probabilities": "predict", "roi_input": "roi",
           "train_classifier": "train"}
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str):
-    """A public name, from the module that owns it."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -6,23 +6,30 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..cli import add_deferred_subcommands
 from ..errors import InputError
 from ..progress import ProgressBar
-from ..train import Event
 from ..train.options import add_training_options, training_config
-from ..volume import Volume
-from .box_lists import write_boxes
-from .data import read_cases, truth_boxes
-from .metrics import detection_metrics, smaller_than
-from .registry import ALL_ARCHITECTURES, check_options, detect_volume, load_detector, pipeline_for, train_detector
+from .architectures import ALL_ARCHITECTURES
+
+if TYPE_CHECKING:
+    from ..volume import Volume
+
+# torch, torchvision, MONAI and SimpleITK load in the functions below that use them, when their subcommand runs:
+# `gd detect --help` and parsing a command's arguments go without them
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="lesion detection (2.5D slices or whole 3D volumes, 3D boxes in LPS mm)")
-    s = p.add_subparsers(dest="action", required=True)
+    add_deferred_subcommands(p, "action", {
+        "train": ("train a detector on volumes with label maps or box lists", _train_parser),
+        "predict": ("detect lesions and write their boxes", _predict_parser),
+        "evaluate": ("FROC sensitivities and mAP on volumes with known lesions", _evaluate_parser)})
 
-    t = s.add_parser("train", help="train a detector on volumes with label maps or box lists")
+
+def _train_parser(t: argparse.ArgumentParser) -> None:
     t.add_argument("--data", required=True, help="CSV with columns image[,label] (label maps: a lesion per component)")
     t.add_argument("--boxes", help="CSV (image,x0,y0,z0,x1,y1,z1) or JSON box list, when --data has no label column")
     t.add_argument("--val", help="CSV of validation volumes (same form as --data)")
@@ -48,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", action="store_true", help="print one JSON summary line")
     t.set_defaults(run=run_train)
 
-    q = s.add_parser("predict", help="detect lesions and write their boxes")
+
+def _predict_parser(q: argparse.ArgumentParser) -> None:
     q.add_argument("--model", required=True, help="model file, registry name or MONAI detection bundle folder")
     q.add_argument("images", nargs="+")
     q.add_argument("--out", required=True, help="box list: .json, or .csv (image,x0,y0,z0,x1,y1,z1,score)")
@@ -58,7 +66,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(run=run_predict)
 
-    e = s.add_parser("evaluate", help="FROC sensitivities and mAP on volumes with known lesions")
+
+def _evaluate_parser(e: argparse.ArgumentParser) -> None:
     e.add_argument("--model", required=True)
     e.add_argument("--data", required=True)
     e.add_argument("--boxes", help="box list, when --data has no label column")
@@ -78,6 +87,9 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..train import Event
+    from .data import read_cases
+    from .registry import check_options, pipeline_for, train_detector
     options = {"spacing": args.spacing, "size": args.size, "crop": args.crop, "negative_ratio": args.negative_ratio,
                "patch_size": args.patch_size, "patches_per_volume": args.patches_per_volume, "weights": args.weights}
     check_options(args.architecture, **options)
@@ -103,6 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _detect_all(model, card: dict, images: list[tuple[str, Volume]], label: str) -> dict:
+    from .registry import detect_volume
     bar = ProgressBar(len(images), label)
     found = {}
     for n, (name, image) in enumerate(images, start=1):
@@ -115,6 +128,9 @@ def _detect_all(model, card: dict, images: list[tuple[str, Volume]], label: str)
 def run_predict(args: argparse.Namespace) -> int:
     if not str(args.out).lower().endswith((".json", ".csv")):
         raise InputError(f"--out {args.out} must end in .json or .csv.")
+    from ..volume import Volume
+    from .box_lists import write_boxes
+    from .registry import load_detector
     model, card = load_detector(args.model, args.device, args.trust_bundle)
     images = [(p, Volume.read(p)) for p in args.images]
     found = _detect_all(model, card, images, "detect")
@@ -126,6 +142,10 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from .box_lists import write_boxes
+    from .data import read_cases, truth_boxes
+    from .metrics import detection_metrics, smaller_than
+    from .registry import load_detector
     model, card = load_detector(args.model, args.device, args.trust_bundle)
     cases = read_cases(args.data, args.boxes)
     found = _detect_all(model, card, [(c.name, c.image) for c in cases], "evaluate")

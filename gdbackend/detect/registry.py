@@ -15,6 +15,7 @@ from ..models.resolve import resolve_model
 from ..segment.bundle import is_bundle
 from ..train import TrainConfig, TrainResult, load_network
 from ..volume import Volume
+from .architectures import ALL_ARCHITECTURES
 from .bundle.load import load_detection_bundle
 from .bundle.pipeline import BUNDLE
 from .data import DetectionCase
@@ -24,8 +25,6 @@ from .segmentation.pipeline import SEGMENTATION
 from .slices25d.pipeline import SLICES_25D
 
 PIPELINES: tuple[DetectionPipeline, ...] = (SLICES_25D, RETINA_3D, SEGMENTATION, BUNDLE)
-ALL_ARCHITECTURES = tuple(a for p in PIPELINES for a in p.architectures)
-DEFAULT_ARCHITECTURE = "unet3d"   # the jobs' (Slicer's) default: the best on few volumes and a CPU (docs/detection.md)
 
 
 def pipeline_for(architecture: str | None = None, card: dict | None = None) -> DetectionPipeline:

@@ -10,17 +10,11 @@ checked downloader with resume and cancel, safe unpacking of bundle zips, and th
 The registry and the downloader need no torch, so the panels list models before PyTorch is installed; the
 cache (which loads models to check them) is imported on first use of its names.
 """
-import importlib
-
+from ..lazy import lazy_exports
 from .download import digest_of, download
 from .registry import ModelEntry, cache_dir, find, read_registry
 
-_WHERE = {"cached": "cache", "cached_path": "cache", "fetch": "cache", "import_model": "cache",
+_HOMES = {"cached": "cache", "cached_path": "cache", "fetch": "cache", "import_model": "cache",
           "resolve_model": "resolve"}
-__all__ = ["ModelEntry", "cache_dir", "digest_of", "download", "find", "read_registry", *sorted(_WHERE)]
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+__all__ = ["ModelEntry", "cache_dir", "digest_of", "download", "find", "read_registry", *sorted(_HOMES)]
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -6,17 +6,10 @@
 
 The options (options.RegistrationOptions) import without torch; the engine loads when first used.
 """
+from ..lazy import lazy_exports
 from .options import METRICS, OPTIMIZERS, TRANSFORMS, RegistrationOptions
 
 __all__ = ["register", "RegistrationOptions", "RegistrationResult", "TRANSFORMS", "METRICS", "OPTIMIZERS"]
 
-
-def __getattr__(name: str):
-    """`register` and `RegistrationResult`, imported (with torch) on first use."""
-    if name == "register":
-        from .engine import register
-        return register
-    if name == "RegistrationResult":
-        from .result import RegistrationResult
-        return RegistrationResult
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# `register` and `RegistrationResult` load torch
+__getattr__ = lazy_exports(__name__, {"register": "engine", "RegistrationResult": "result"})

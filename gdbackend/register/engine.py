@@ -153,7 +153,7 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
         if stage not in LINEAR:
             model.set_level(fg, shrink)
         metric = make_metric(opts.metric, fg, mg)
-        level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim))
+        level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations)
         step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = kind(params, step, iterations, gain)
@@ -171,11 +171,12 @@ def _optimise(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: to
     losses: list[float] = []
     pending: list[torch.Tensor] = []
     regularised = hasattr(model, "regularization")
+    coordinates = _coordinate_map(model, linear, level)
     for it in range(iterations):
         run.check_cancel()
         samples = level.draw(run.gen)
         optimiser.zero_grad()
-        total = metric(*level.values(_moving_coords(model, linear, level, samples), samples))
+        total = metric(*level.values(coordinates(samples), samples))
         reg = model.regularization() if regularised else None
         if reg is not None:
             total = total + reg
@@ -192,18 +193,33 @@ def _optimise(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: to
     optimiser.finish()
 
 
-def _moving_coords(model: torch.nn.Module, linear: torch.Tensor, level: Level,
-                   samples: Samples | None) -> torch.Tensor:
-    """Moving-image normalised coordinates of the fixed samples under the current transform."""
-    xn = level.normalised_points(samples)
+def _coordinate_map(model: torch.nn.Module, linear: torch.Tensor,
+                    level: Level) -> Callable[[Samples | None], torch.Tensor]:
+    """The map from fixed samples to their moving-image normalised coordinates under the current transform. What
+    does not change within a level (the grids' frames, the fixed linear part of a deformable stage) is multiplied
+    out once here: an iteration's own work is a few small products, not a chain of them."""
     pm = level.moving.physical_to_normalised
     if isinstance(model, LinearTransform):
-        theta = (pm @ model.matrix() @ level.normalised_to_physical)[:-1].float()
-        return xn @ theta[:, :-1].T + theta[:, -1]
+        left = (pm @ model.init)[:-1]
+
+        def linear_coords(samples: Samples | None) -> torch.Tensor:
+            theta = (left @ model.update_matrix() @ level.normalised_to_physical).float()
+            return _affine(level.normalised_points(samples), theta)
+        return linear_coords
     theta = (pm @ linear @ level.normalised_to_physical)[:-1].float()
-    b = (pm @ linear)[:-1, :-1].float()
-    u = model.displacement(samples.flat if samples is not None else None)  # mm, in fixed space
-    return xn @ theta[:, :-1].T + theta[:, -1] + u.reshape(xn.shape) @ b.T
+    b = (pm @ linear)[:-1, :-1].float().T
+
+    def field_coords(samples: Samples | None) -> torch.Tensor:
+        xn = level.normalised_points(samples)
+        u = model.displacement(samples.flat if samples is not None else None)  # mm, in fixed space
+        return _affine(xn, theta) + u.reshape(xn.shape) @ b
+    return field_coords
+
+
+def _affine(points: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """theta (d x (d+1)) applied to points [..., d]."""
+    d = points.shape[-1]
+    return torch.addmm(theta[:, -1], points.reshape(-1, d), theta[:, :-1].T).reshape(points.shape)
 
 
 def _total_displacement(field: torch.nn.Module, linear: torch.Tensor, level: Level) -> np.ndarray:

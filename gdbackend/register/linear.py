@@ -39,9 +39,13 @@ class LinearTransform(nn.Module):
         self.rotation = nn.Parameter(torch.zeros(1 if d == 2 else 3, dtype=torch.float64)) if rotates else None
         self.log_scale = nn.Parameter(torch.zeros(1, dtype=torch.float64)) if kind == "similarity" else None
         self.linear = nn.Parameter(torch.zeros(d, d, dtype=torch.float64)) if kind == "affine" else None
+        bottom = torch.zeros(1, d + 1, dtype=torch.float64)
+        bottom[0, -1] = 1
+        self.register_buffer("_bottom", bottom)
 
     def update_matrix(self) -> torch.Tensor:
-        """The learnt change, as a homogeneous matrix applied after `init` in fixed space."""
+        """The learnt change, as a homogeneous matrix applied after `init` in fixed space (built by concatenation:
+        it is rebuilt, and differentiated, every iteration)."""
         d = self.dim
         a = torch.eye(d, dtype=torch.float64, device=self.init.device)
         if self.rotation is not None:
@@ -50,10 +54,8 @@ class LinearTransform(nn.Module):
             a = a * torch.exp(self.log_scale / self.radius)
         if self.linear is not None:
             a = a + self.linear / self.radius
-        m = torch.eye(d + 1, dtype=torch.float64, device=self.init.device)
-        m[:d, :d] = a
-        m[:d, d] = self.center + self.translation - a @ self.center
-        return m
+        shift = self.center + self.translation - a @ self.center
+        return torch.cat([torch.cat([a, shift[:, None]], 1), self._bottom], 0)
 
     def matrix(self) -> torch.Tensor:
         """Homogeneous matrix of T: fixed physical point -> moving physical point."""

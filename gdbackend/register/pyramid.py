@@ -1,11 +1,17 @@
-"""Multi-resolution levels: Gaussian-smoothed, shrunk copies of the images as tensors with their geometry."""
+"""Multi-resolution levels: Gaussian-smoothed, shrunk copies of the images as tensors with their geometry.
+
+Each level is built from the next finer one by smoothing each shrunk axis with a Gaussian (sigma = half the new
+spacing, as ITK's pyramids) evaluated only at the voxels kept: a strided 1D convolution per axis. Smoothing the
+whole fine image and then dropping 7 of 8 voxels (SimpleITK's recursive Gaussian and Shrink) cost a fifth of a
+1 mm affine registration."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-import SimpleITK as sitk
 import torch
+import torch.nn.functional as F
 
 from ..volume import Volume
 
@@ -34,44 +40,73 @@ def shrink_schedule(levels: int) -> list[float]:
 
 
 def make_pyramid(volume: Volume, mask: Volume | None, levels: int, device: torch.device) -> list[Grid]:
-    """Grids from coarse to fine. Each level is smoothed (sigma = half its spacing, as ITK's pyramids)
-    and shrunk from the next finer one, so the large full-resolution image is filtered only once."""
-    image = sitk.Cast(volume.to_sitk(), sitk.sitkFloat32)
-    mimg = mask.to_sitk() if mask is not None else None
-    grids = [_grid(image, mimg, device)]
-    min_spacing = min(volume.spacing)
+    """Grids from coarse to fine, level i shrunk to about shrink_schedule(levels)[i] times the smallest spacing
+    (an axis already coarser than that is kept), each from the next finer one.
+
+    Args:
+        volume: the image; its voxels become float32.
+        mask: voxels > 0 count, on the image's grid, or None.
+        levels: how many levels.
+        device: where the tensors live.
+    """
+    array = torch.as_tensor(np.ascontiguousarray(volume.array, dtype=np.float32), device=device)[None, None]
+    keep = torch.as_tensor(mask.array > 0, device=device) if mask is not None else None
+    index_to_physical = volume.index_to_physical()
+    spacing = np.array(volume.spacing)            # (x, y[, z])
+    grids = [_grid(array, keep, index_to_physical, spacing, device)]
     for shrink in reversed(shrink_schedule(levels)[:-1]):
-        target = shrink * min_spacing
-        factors = [max(1, int(round(target / s))) for s in image.GetSpacing()]
-        if max(factors) > 1:
-            sigmas = [0.5 * f * s if f > 1 else 0.0 for f, s in zip(factors, image.GetSpacing())]
-            image = sitk.Shrink(_smooth(image, sigmas), factors)
-            if mimg is not None:
-                mimg = sitk.Resample(mimg, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, mimg.GetPixelID())
-        grids.insert(0, _grid(image, mimg, device))
+        factors = np.maximum(1, np.round(shrink * min(volume.spacing) / spacing)).astype(int)
+        if factors.max() > 1:
+            array, keep, index_to_physical = _shrunk(array, keep, index_to_physical, spacing, factors)
+            spacing = spacing * factors
+        grids.insert(0, _grid(array, keep, index_to_physical, spacing, device))
     return grids
 
 
-def _smooth(image: sitk.Image, sigmas: list[float]) -> sitk.Image:
-    if all(s > 0 for s in sigmas):
-        return sitk.SmoothingRecursiveGaussian(image, sigmas)
-    for axis, sigma in enumerate(sigmas):       # only the axes being shrunk
-        if sigma > 0:
-            f = sitk.RecursiveGaussianImageFilter()
-            f.SetSigma(sigma)
-            f.SetDirection(axis)
-            image = f.Execute(image)
-    return image
+def _shrunk(array: torch.Tensor, mask: torch.Tensor | None, index_to_physical: np.ndarray, spacing: np.ndarray,
+            factors: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
+    """The image smoothed and shrunk by `factors` (x, y[, z]), its mask's kept voxels, and the new geometry.
+    Level voxel i lies on fine voxel offset + i * factor, centred as ITK's Shrink centres it."""
+    d = len(factors)
+    offsets = np.zeros(d, int)
+    for axis, f in enumerate(factors):
+        if f == 1:
+            continue
+        n = array.shape[-1 - axis]
+        out = max(n // f, 1)
+        offsets[axis] = ((n - 1) - (out - 1) * f) // 2
+        array = _smooth_axis(array, -1 - axis, f, offsets[axis], out)
+        if mask is not None:
+            mask = mask.narrow(d - 1 - axis, offsets[axis], (out - 1) * f + 1)[
+                (slice(None),) * (d - 1 - axis) + (slice(None, None, f),)]
+    moved = index_to_physical.copy()
+    moved[:d, :d] = index_to_physical[:d, :d] @ np.diag(factors)
+    moved[:d, d] = index_to_physical[:d, :d] @ offsets + index_to_physical[:d, d]
+    return array.contiguous(), mask, moved
 
 
-def _grid(image: sitk.Image, mask: sitk.Image | None, device: torch.device) -> Grid:
-    level = Volume.from_sitk(image)
-    ip = level.index_to_physical()
-    size = np.array(level.size, float)
+def _smooth_axis(array: torch.Tensor, dim: int, factor: int, offset: int, out: int) -> torch.Tensor:
+    """Gaussian (sigma = factor / 2 voxels) along tensor dimension `dim`, evaluated at offset + i * factor, edges
+    extended (as ITK's recursive Gaussian extends them)."""
+    sigma = 0.5 * factor
+    radius = math.ceil(3 * sigma)
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float32, device=array.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    x = array.movedim(dim, -1)
+    lead = x.shape[:-1]
+    x = x.reshape(-1, 1, x.shape[-1])
+    x = F.pad(x, (radius, radius), mode="replicate")[..., offset:]
+    y = F.conv1d(x, kernel.view(1, 1, -1), stride=factor)[..., :out]
+    return y.reshape(*lead, out).movedim(-1, dim)
+
+
+def _grid(array: torch.Tensor, mask: torch.Tensor | None, index_to_physical: np.ndarray, spacing: np.ndarray,
+          device: torch.device) -> Grid:
+    size = np.array(array.shape[2:][::-1], float)
     norm = np.eye(len(size) + 1)
     norm[:-1, :-1] = np.diag(2.0 / np.maximum(size - 1, 1))
     norm[:-1, -1] = -1.0
-    arr = torch.as_tensor(np.ascontiguousarray(level.array, dtype=np.float32), device=device)[None, None]
-    m = torch.as_tensor(sitk.GetArrayFromImage(mask) > 0, device=device) if mask is not None else None
-    return Grid(arr, torch.as_tensor(ip, dtype=torch.float64, device=device),
-                torch.as_tensor(norm @ np.linalg.inv(ip), dtype=torch.float64, device=device), m, level.spacing)
+    return Grid(array, torch.as_tensor(index_to_physical, dtype=torch.float64, device=device),
+                torch.as_tensor(norm @ np.linalg.inv(index_to_physical), dtype=torch.float64, device=device),
+                mask, tuple(float(s) for s in spacing))

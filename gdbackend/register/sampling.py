@@ -5,6 +5,12 @@ Random samples lie at random continuous positions, not on voxel centres (elastix
 "RandomCoordinate" sampler): when fixed samples sit on voxel centres, a moving image shifted by a
 whole number of voxels is not interpolated while every other shift is, and the interpolation blur
 pulls mutual information (and, less, the other metrics) away from the true alignment.
+
+A level draws every iteration's samples at once, sorted by voxel, and iteration k takes every n-th of them from
+the k-th: drawing them one iteration at a time cost more than the registration step itself (a dozen small
+operations and a random read of the large fixed image per iteration; 1.6 s of 4.6 s on a 1 mm brain), while one
+sorted read of the fixed image costs a third of that. The samples stay fresh: reusing a smaller pool of them
+made the result depend on the pool (mean TRE 0.0065 mm against 0.0042 mm on the 1 mm brain, 3 seeds).
 """
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from .pyramid import Grid
+
+POOL_POINTS = 1 << 22   # most samples a level holds at once (~100 MB); more iterations reuse them
 
 
 @dataclass
@@ -30,9 +38,10 @@ class Level:
         fixed: the fixed image's level grid.
         moving: the moving image's level grid.
         samples: random fixed points per iteration; 0 (or as many as the voxels): every voxel.
+        iterations: how many draws the level will make (their samples are drawn together).
     """
 
-    def __init__(self, fixed: Grid, moving: Grid, samples: int) -> None:
+    def __init__(self, fixed: Grid, moving: Grid, samples: int, iterations: int = 1) -> None:
         self.fixed, self.moving = fixed, moving
         self.dim = fixed.dim
         shape = torch.tensor(fixed.shape[::-1], dtype=torch.float64, device=fixed.array.device)  # (x, y[, z])
@@ -49,18 +58,28 @@ class Level:
         self._strides = torch.tensor([1] + list(torch.tensor(fixed.shape[::-1][:-1]).cumprod(0)),
                                      device=shape.device)
         self._shape_xyz = shape
+        self._blocks = max(1, min(iterations, POOL_POINTS // max(self.samples, 1)))
+        self._pool: Samples | None = None
+        self._drawn = 0
 
     def draw(self, generator: torch.Generator) -> Samples | None:
         """This iteration's random samples, within half a voxel of (masked) voxels; None: every voxel."""
         if not self.samples:
             return None
+        if self._pool is None:
+            self._pool = self._random_points(self.samples * self._blocks, generator)
+        k = self._drawn % self._blocks
+        self._drawn += 1
+        return Samples(*(t[k::self._blocks] for t in (self._pool.flat, self._pool.points, self._pool.fixed)))
+
+    def _random_points(self, n: int, generator: torch.Generator) -> Samples:
         dev = self.flat_fixed.device
         if self.candidates is None:
-            flat = torch.randint(self.n_voxels, (self.samples,), generator=generator, device=dev)
+            flat = torch.randint(self.n_voxels, (n,), generator=generator, device=dev)
         else:
-            flat = self.candidates[torch.randint(self.candidates.numel(), (self.samples,), generator=generator,
-                                                 device=dev)]
-        jitter = torch.rand((self.samples, self.dim), generator=generator, device=dev) - 0.5
+            flat = self.candidates[torch.randint(self.candidates.numel(), (n,), generator=generator, device=dev)]
+        flat = flat.sort().values      # the fixed image is then read in memory order, and each block spans it
+        jitter = torch.rand((n, self.dim), generator=generator, device=dev) - 0.5
         index = (self.index_of(flat).to(torch.float32) + jitter).clamp(min=0)
         index = torch.minimum(index, (self._shape_xyz - 1).float())
         points = index * (2 / (self._shape_xyz - 1).clamp_min(1)).float() - 1

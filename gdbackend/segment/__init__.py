@@ -10,7 +10,7 @@
 Each name loads its module (with torch and MONAI) on first use, so that `gd segment --help` and the
 command's parser start without them.
 """
-import importlib
+from ..lazy import lazy_exports
 
 _HOMES = {"Case": "data", "check_case": "data", "find_pairs": "data", "load_cases": "data", "split": "data",
           "TASK": "inference", "keep_largest_components": "inference", "load_model": "inference",
@@ -19,10 +19,4 @@ _HOMES = {"Case": "data", "check_case": "data", "find_pairs": "data", "load_case
           "network_arguments": "networks", "NORMALISATIONS": "preprocess", "train_segmentation": "train"}
 
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str):
-    """A public name, from the module that owns it."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -30,26 +30,13 @@ validation record), `history`, `epochs_trained`, `train_config` and `torch_versi
 Optimisers: `gd` (full batch: one step per epoch, accumulated over micro-batches of `batch_size`),
 `sgd` (batch size 1), `minibatch` (SGD with momentum / Nesterov), `adam`, `adamw`.
 """
-from __future__ import annotations
+from ..lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-# name -> (module, name there); loaded on first use, so that `gdbackend.train.options` imports without torch
-# (the Slicer panel reads its option lists before PyTorch is installed)
-_EXPORTS = {"Event": ("events", "Event"), "OPTIMIZERS": ("options", "OPTIMIZERS"),
-            "SCHEDULES": ("options", "SCHEDULES"), "TrainConfig": ("options", "TrainConfig"),
-            "TrainResult": ("engine", "TrainResult"), "fit": ("engine", "fit"), "last_path": ("engine", "last_path"),
-            "load_model_file": ("checkpoint", "load"), "load_network": ("checkpoint", "load_network"),
-            "load_weights": ("checkpoint", "load_weights"), "plain": ("checkpoint", "plain"),
-            "save_checkpoint": ("checkpoint", "save"), "to_device": ("batch", "to_device")}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _EXPORTS[name]
-    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
-    globals()[name] = value
-    return value
+# loaded on first use, so that `gdbackend.train.options` imports without torch (the Slicer panel reads its option
+# lists before PyTorch is installed)
+_HOMES = {"Event": "events", "OPTIMIZERS": "options", "SCHEDULES": "options", "TrainConfig": "options",
+          "TrainResult": "engine", "fit": "engine", "last_path": "engine", "load_model_file": "checkpoint:load",
+          "load_network": "checkpoint", "load_weights": "checkpoint", "plain": "checkpoint",
+          "save_checkpoint": "checkpoint:save", "to_device": "batch"}
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_exports(__name__, _HOMES)
