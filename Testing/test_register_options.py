@@ -22,6 +22,7 @@ from gdbackend.register.options import (
     METRICS,
     OPTIMIZERS,
     OPTIONS,
+    REFINE_STEPS,
     RegistrationOptions,
 )
 
@@ -52,7 +53,8 @@ def test_the_command_line_takes_every_option_with_its_default_and_choices():
     assert options.initialize == "none" and options.schedule("rigid") == [5, 5, 5]
     assert register_cli._options(build_parser().parse_args(["register", "f", "m", "--output-transform", "t"])) \
         == RegistrationOptions()
-    assert options.stages == ("rigid", "affine") and options.diffeomorphic and options.total_iterations() == 30
+    assert options.stages == ("rigid", "affine") and options.diffeomorphic
+    assert options.total_iterations() == 30 + 2 * REFINE_STEPS   # each linear stage's Gauss-Newton steps
 
 
 def test_the_job_schema_is_the_options():
@@ -75,11 +77,12 @@ def test_the_panel_offers_the_options_choices_and_defaults():
 
 def test_the_default_schedule_and_the_checks():
     options = RegistrationOptions()
-    assert options.schedule("affine") == [150, 150, 400] and options.total_iterations() == 700
+    assert options.schedule("affine") == [150, 150, 200] and options.total_iterations() == 500 + REFINE_STEPS
+    assert RegistrationOptions(metric="mi").schedule("affine") == [150, 150, 400]   # no Gauss-Newton steps for mi
     assert options.schedule("bspline") == [300, 200, 200] and RegistrationOptions(levels=1).schedule("dense") == [300]
-    assert RegistrationOptions(transform="rigid,affine,bspline").total_iterations() == 2100
+    assert RegistrationOptions(transform="rigid,affine,bspline").total_iterations() == 1700 + 2 * REFINE_STEPS
     assert RegistrationOptions(levels=2, iterations=(40, 10)).schedule("dense") == [40, 10]
-    assert RegistrationOptions(iterations=7, transform=["rigid", "bspline"]).total_iterations() == 42
+    assert RegistrationOptions(iterations=7, transform=["rigid", "bspline"]).total_iterations() == 42 + REFINE_STEPS
     for bad, message in [({"transform": "warp"}, "Unknown transform"), ({"metric": "cc"}, "Unknown metric"),
                          ({"optimizer": "lbfgs"}, "Unknown optimizer"), ({"levels": 0}, "levels must be"),
                          ({"iterations": [10, 10]}, "one per level"), ({"iterations": 0}, "positive"),
@@ -98,12 +101,13 @@ def test_the_progress_total_is_the_iterations_run():
     result = register(fixed, moving, "translation", levels=2, iterations=[13, 7], tolerance=0.0,
                       progress=events.append)
     assert result.iterations == len(events) == RegistrationOptions(levels=2, iterations=(13, 7)).total_iterations()
-    assert [e["done"] for e in events] == [e["step"] for e in events] == list(range(1, 21))
+    assert [e["done"] for e in events] == [e["step"] for e in events] == list(range(1, 21 + REFINE_STEPS))
     early = []
     register(fixed, moving, "translation", levels=2, iterations=[400, 50], tolerance=1e-2, progress=early.append)
     finer = [e for e in early if e["level"] == 1]
     assert len(early) - len(finer) < 400 and finer[0]["done"] == 401   # the coarse level stopped early
-    assert all(e["steps"] == 450 for e in early) and [e["step"] for e in early] == list(range(1, len(early) + 1))
+    assert all(e["steps"] == 450 + REFINE_STEPS for e in early)
+    assert [e["step"] for e in early] == list(range(1, len(early) + 1))
 
 
 def test_a_job_without_iterations_reports_its_schedule_to_the_end(tmp_path):
@@ -116,7 +120,7 @@ def test_a_job_without_iterations_reports_its_schedule_to_the_end(tmp_path):
     events = []
     done = run_spec(spec, events.append)
     total = RegistrationOptions.from_values(options).total_iterations()
-    assert done["summary"]["iterations"] == total == 550
+    assert done["summary"]["iterations"] == total == 350 + REFINE_STEPS
     assert events[-1]["fraction"] == 1.0 and events[-1]["step"] == total
 
 

@@ -1,4 +1,5 @@
-"""Where the real sample images live once `scripts/fetch_data.sh` has unpacked the Debian packages."""
+"""Where the real sample images live once `scripts/fetch_data.sh` has unpacked the Debian packages (and
+pydicom's CT slice)."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ from .errors import InputError
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 ITK_EXAMPLES = "usr/share/doc/insighttoolkit5-examples/examples/Data"
 MRICRON = "usr/share/mricron/templates"
+PYDICOM = "pydicom/data/test_files"
 
 
 def data_root() -> Path:
@@ -23,6 +25,11 @@ def itk_example(name: str) -> Path:
 def mricron(name: str) -> Path:
     """A file of `mricron-data`, e.g. "ch2bet.nii.gz"."""
     return _existing(data_root() / MRICRON / name)
+
+
+def pydicom_file(name: str) -> Path:
+    """A test file of pydicom's wheel, e.g. "CT_small.dcm" (a real CT slice)."""
+    return _existing(data_root() / PYDICOM / name)
 
 
 def _existing(path: Path) -> Path:

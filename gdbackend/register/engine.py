@@ -13,8 +13,9 @@ from ..device import choose_device, generator
 from ..errors import Cancelled, InputError
 from ..volume import Volume
 from .deformable import make_field
+from .gauss_newton import REFINE_POINTS, refine
 from .initialise import center_of, initial_translation
-from .linear import LinearTransform
+from .linear import LinearTransform, normalised_map
 from .metrics import Metric, make_metric
 from .optimizers import OPTIMISERS, Optimiser, converged
 from .options import LINEAR, RegistrationOptions
@@ -160,8 +161,26 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
         points = fg.array.numel() if (not level.samples or stage not in LINEAR) else level.samples
         with sized_threads(points, run.device):
             _optimise(run, stage, lv, model, linear, level, metric, optimiser, iterations)
-        run.done += iterations
+        refined = opts.refine_steps(stage) if lv == opts.levels - 1 else 0
+        if refined:
+            coarser = pyramids[-2][1] if len(pyramids) > 1 else None
+            _refine(run, stage, lv, model, metric, Level(fg, mg, 0), coarser, iterations)
+        run.done += iterations + refined
         gain = optimiser.next_gain()
+
+
+def _refine(run: _Run, stage: str, lv: int, model: LinearTransform, metric: Metric, level: Level,
+            coarser: Grid | None, first: int) -> None:
+    """Gauss-Newton steps that end the finest level, reported as its iterations `first`, `first` + 1, ..."""
+    steps = [first]
+
+    def report(loss: float) -> None:
+        run.report(stage, lv, steps[0], [loss])
+        steps[0] += 1
+    points = REFINE_POINTS[level.dim]
+    with sized_threads(points, run.device):
+        refine(model, level, coarser, metric, run.options.metric == "ncc", level.random_points(points, run.gen),
+               run.options.tolerance > 0, report)
 
 
 def _optimise(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: torch.Tensor, level: Level,
@@ -200,11 +219,10 @@ def _coordinate_map(model: torch.nn.Module, linear: torch.Tensor,
     out once here: an iteration's own work is a few small products, not a chain of them."""
     pm = level.moving.physical_to_normalised
     if isinstance(model, LinearTransform):
-        left = (pm @ model.init)[:-1]
+        theta_of = normalised_map(model, level.normalised_to_physical, pm)
 
         def linear_coords(samples: Samples | None) -> torch.Tensor:
-            theta = (left @ model.update_matrix() @ level.normalised_to_physical).float()
-            return _affine(level.normalised_points(samples), theta)
+            return _affine(level.normalised_points(samples), theta_of().float())
         return linear_coords
     theta = (pm @ linear @ level.normalised_to_physical)[:-1].float()
     b = (pm @ linear)[:-1, :-1].float().T

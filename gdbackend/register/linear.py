@@ -6,6 +6,8 @@ optimizer scales do.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -60,3 +62,17 @@ class LinearTransform(nn.Module):
     def matrix(self) -> torch.Tensor:
         """Homogeneous matrix of T: fixed physical point -> moving physical point."""
         return self.init @ self.update_matrix()
+
+
+def normalised_map(model: LinearTransform, fixed_to_physical: torch.Tensor,
+                   physical_to_moving: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """The model's current map from a fixed grid's normalised coordinates to a moving grid's, d x (d+1) float64,
+    differentiable in its parameters. What does not change with them is multiplied out once.
+
+    Args:
+        model: the transform.
+        fixed_to_physical: (d+1)x(d+1) fixed normalised -> physical.
+        physical_to_moving: (d+1)x(d+1) physical -> moving normalised.
+    """
+    left = (physical_to_moving @ model.init)[:-1]
+    return lambda: left @ model.update_matrix() @ fixed_to_physical

@@ -21,11 +21,13 @@ INITIALISATIONS = ("centers", "moments", "none")
 # what the result is: a matrix, the last bspline stage's control-point grid, or a displacement per fixed voxel
 OUTPUT_TYPES = ("auto", "linear", "bspline", "displacement")
 MAX_LEVELS = 6
-# The default schedules. A linear stage's precision is set by its finest level (stochastic descent's decaying gain
-# and averaging run over that level's budget), so it gets the most there: off the benchmark, 150/150/400 halved
-# the error of 300/200/200 at the same cost. A deformable stage's finest iterations are its dearest (they evaluate
-# the whole field) and gained nothing from more, so it does its work on the coarse levels.
-LINEAR_COARSE, LINEAR_FINEST = 150, 400          # per coarser level, on the finest
+# The default schedules. A linear stage's precision is set by its finest level, so it gets the most there (off the
+# benchmark, 150/150/400 halved the error of 300/200/200 at the same cost). With mean squares or correlation,
+# REFINE_STEPS Gauss-Newton steps (at most) then finish it: 200 stochastic iterations before them were more precise
+# than 400 alone (and 1200 alone still fell short off the benchmark). A deformable stage's finest iterations are its
+# dearest (they evaluate the whole field) and gained nothing from more, so it does its work on the coarse levels.
+REFINED_METRICS, REFINE_STEPS = ("mse", "ncc"), 8
+LINEAR_COARSE, LINEAR_FINEST, REFINED_FINEST = 150, 400, 200   # per coarser level, on the finest (refined: 200)
 DEFORMABLE_COARSEST, DEFORMABLE_FINER = 300, 200  # on the coarsest, per finer level
 GRID_SPACING_VOXELS, REGULARIZATION = 10.0, 0.05       # the deformable stages' defaults
 
@@ -47,7 +49,8 @@ class RegistrationOptions:
     levels: int = _option(3, f"resolution levels, 1-{MAX_LEVELS}; level i of n is shrunk by 2^(n-1-i)")
     iterations: int | tuple[int, ...] | None = _option(
         None, f"iterations per level, coarse to fine: one count for every level or one per level (none: "
-        f"linear stages {LINEAR_COARSE} on each coarser level and {LINEAR_FINEST} on the finest, deformable stages "
+        f"linear stages {LINEAR_COARSE} on each coarser level and {LINEAR_FINEST} on the finest ({REFINED_FINEST} "
+        f"before up to {REFINE_STEPS} Gauss-Newton steps with {' or '.join(REFINED_METRICS)}), deformable stages "
         f"{DEFORMABLE_COARSEST} on the coarsest and {DEFORMABLE_FINER} on each finer level); a level may stop "
         "earlier by `tolerance`")
     optimizer: str = _option("sgd", "gd: full-batch descent with backtracking, sgd: random samples with a "
@@ -145,14 +148,19 @@ class RegistrationOptions:
         its = self.iterations
         if its is None:
             if stage in LINEAR:
-                return [LINEAR_COARSE] * (self.levels - 1) + [LINEAR_FINEST]
+                finest = REFINED_FINEST if self.refine_steps(stage) else LINEAR_FINEST
+                return [LINEAR_COARSE] * (self.levels - 1) + [finest]
             return [DEFORMABLE_COARSEST] + [DEFORMABLE_FINER] * (self.levels - 1)
         its = its if isinstance(its, tuple) else (its,)
         return [int(i) for i in its] * (self.levels if len(its) == 1 else 1)
 
+    def refine_steps(self, stage: str) -> int:
+        """Gauss-Newton steps that end `stage`'s finest level (0: none), counted as iterations of that level."""
+        return REFINE_STEPS if stage in LINEAR and self.metric in REFINED_METRICS else 0
+
     def total_iterations(self) -> int:
         """Every stage's schedule together: the progress total."""
-        return sum(sum(self.schedule(stage)) for stage in self.stages)
+        return sum(sum(self.schedule(stage)) + self.refine_steps(stage) for stage in self.stages)
 
     def samples_for(self, stage: str, dim: int) -> int:
         """Random fixed points per iteration of `stage` in a `dim`-D registration; 0: every voxel."""

@@ -75,7 +75,7 @@ def _shrunk(array: torch.Tensor, mask: torch.Tensor | None, index_to_physical: n
         n = array.shape[-1 - axis]
         out = max(n // f, 1)
         offsets[axis] = ((n - 1) - (out - 1) * f) // 2
-        array = _smooth_axis(array, -1 - axis, f, offsets[axis], out)
+        array = _smooth_axis(array, -1 - axis, 0.5 * f, f, offsets[axis], out)
         if mask is not None:
             mask = mask.narrow(d - 1 - axis, offsets[axis], (out - 1) * f + 1)[
                 (slice(None),) * (d - 1 - axis) + (slice(None, None, f),)]
@@ -85,10 +85,16 @@ def _shrunk(array: torch.Tensor, mask: torch.Tensor | None, index_to_physical: n
     return array.contiguous(), mask, moved
 
 
-def _smooth_axis(array: torch.Tensor, dim: int, factor: int, offset: int, out: int) -> torch.Tensor:
-    """Gaussian (sigma = factor / 2 voxels) along tensor dimension `dim`, evaluated at offset + i * factor, edges
-    extended (as ITK's recursive Gaussian extends them)."""
-    sigma = 0.5 * factor
+def smoothed(array: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`array` [1, 1, (D,) H, W] smoothed by a Gaussian of `sigma` voxels along every axis."""
+    for dim in range(2, array.dim()):
+        array = _smooth_axis(array, dim, sigma, 1, 0, array.shape[dim])
+    return array
+
+
+def _smooth_axis(array: torch.Tensor, dim: int, sigma: float, stride: int, offset: int, out: int) -> torch.Tensor:
+    """Gaussian (`sigma` voxels) along tensor dimension `dim`, evaluated at offset + i * stride, edges extended
+    (as ITK's recursive Gaussian extends them)."""
     radius = math.ceil(3 * sigma)
     taps = torch.arange(-radius, radius + 1, dtype=torch.float32, device=array.device)
     kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
@@ -97,7 +103,7 @@ def _smooth_axis(array: torch.Tensor, dim: int, factor: int, offset: int, out: i
     lead = x.shape[:-1]
     x = x.reshape(-1, 1, x.shape[-1])
     x = F.pad(x, (radius, radius), mode="replicate")[..., offset:]
-    y = F.conv1d(x, kernel.view(1, 1, -1), stride=factor)[..., :out]
+    y = F.conv1d(x, kernel.view(1, 1, -1), stride=stride)[..., :out]
     return y.reshape(*lead, out).movedim(-1, dim)
 
 

@@ -126,7 +126,8 @@ def brain_points_1mm() -> np.ndarray:
 
 def tre(matrix: np.ndarray, truth: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Target registration error (mm) of each point."""
-    return np.linalg.norm(points @ (matrix[:3, :3] - truth[:3, :3]).T + (matrix[:3, 3] - truth[:3, 3]), axis=1)
+    d = points.shape[1]
+    return np.linalg.norm(points @ (matrix[:d, :d] - truth[:d, :d]).T + (matrix[:d, d] - truth[:d, d]), axis=1)
 
 
 def deformable_truth() -> sitk.BSplineTransform:

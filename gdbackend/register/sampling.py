@@ -67,12 +67,13 @@ class Level:
         if not self.samples:
             return None
         if self._pool is None:
-            self._pool = self._random_points(self.samples * self._blocks, generator)
+            self._pool = self.random_points(self.samples * self._blocks, generator)
         k = self._drawn % self._blocks
         self._drawn += 1
         return Samples(*(t[k::self._blocks] for t in (self._pool.flat, self._pool.points, self._pool.fixed)))
 
-    def _random_points(self, n: int, generator: torch.Generator) -> Samples:
+    def random_points(self, n: int, generator: torch.Generator) -> Samples:
+        """`n` random fixed points, sorted by voxel, each within half a voxel of a (masked) voxel centre."""
         dev = self.flat_fixed.device
         if self.candidates is None:
             flat = torch.randint(self.n_voxels, (n,), generator=generator, device=dev)
