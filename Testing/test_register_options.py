@@ -108,6 +108,7 @@ def test_the_progress_total_is_the_iterations_run():
     assert len(early) - len(finer) < 400 and finer[0]["done"] == 401   # the coarse level stopped early
     assert all(e["steps"] == 450 + REFINE_STEPS for e in early)
     assert [e["step"] for e in early] == list(range(1, len(early) + 1))
+    assert early[-1]["done"] == early[-1]["steps"]      # a level that stops early ends its share of the total
 
 
 def test_a_job_without_iterations_reports_its_schedule_to_the_end(tmp_path):

@@ -104,11 +104,14 @@ class _Run:
         if self.cancel is not None and self.cancel():
             raise Cancelled("Registration cancelled: no result was written.")
 
-    def report(self, stage: str, level: int, first: int, losses: list[float]) -> None:
-        """Record iterations first, first + 1, ... of a level and tell the caller, one event each."""
+    def report(self, stage: str, level: int, first: int, losses: list[float], end: int | None = None) -> None:
+        """Record iterations first, first + 1, ... of a level and tell the caller, one event each. `end`: these are
+        the last before the level stops early at what its schedule would have run to `end` (the last event's
+        `done` then says so, and the run's last event reaches `steps`)."""
         for i, loss in enumerate(losses):
+            done = self.done + (end if end is not None and i == len(losses) - 1 else first + i + 1)
             event = {"stage": stage, "level": level, "iteration": first + i, "loss": loss,
-                     "step": len(self.history) + 1, "done": self.done + first + i + 1, "steps": self.steps}
+                     "step": len(self.history) + 1, "done": done, "steps": self.steps}
             self.history.append(event)
             if self.progress is not None:
                 self.progress(event)
@@ -174,8 +177,8 @@ def _refine(run: _Run, stage: str, lv: int, model: LinearTransform, metric: Metr
     """Gauss-Newton steps that end the finest level, reported as its iterations `first`, `first` + 1, ..."""
     steps = [first]
 
-    def report(loss: float) -> None:
-        run.report(stage, lv, steps[0], [loss])
+    def report(loss: float, last: bool) -> None:
+        run.report(stage, lv, steps[0], [loss], first + run.options.refine_steps(stage) if last else None)
         steps[0] += 1
     points = REFINE_POINTS[level.dim]
     with sized_threads(points, run.device):
@@ -205,9 +208,10 @@ def _optimise(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: to
         if len(pending) == SYNC_EVERY or it == iterations - 1:
             values = torch.stack(pending).tolist()
             pending = []
-            run.report(stage, lv, len(losses), values)
+            stop = converged(losses + values, run.options.tolerance)
+            run.report(stage, lv, len(losses), values, iterations if stop else None)
             losses += values
-            if converged(losses, run.options.tolerance):
+            if stop:
                 break
     optimiser.finish()
 

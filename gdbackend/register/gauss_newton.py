@@ -32,7 +32,7 @@ MIN_DAMPING, RETRIES = 1e-7, 3     # a step that raises the metric is retried wi
 
 
 def refine(model: LinearTransform, level: Level, coarser: Grid | None, metric: Metric, correlation: bool,
-           samples: Samples, stop_early: bool, report: Callable[[float], None]) -> None:
+           samples: Samples, stop_early: bool, report: Callable[[float, bool], None]) -> None:
     """Move `model`'s parameters to the metric's minimum near where they are, in up to REFINE_STEPS steps.
 
     Args:
@@ -44,7 +44,7 @@ def refine(model: LinearTransform, level: Level, coarser: Grid | None, metric: M
         correlation: fit a linear intensity map too (the ncc metric).
         samples: the fixed samples the steps share.
         stop_early: end once a step moves no parameter more than STOP_MM, or none lowers the metric.
-        report: called with each step's metric value.
+        report: called with each step's metric value, and whether it is the last of an early stop.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     size = sum(p.numel() for p in params)
@@ -71,8 +71,9 @@ def refine(model: LinearTransform, level: Level, coarser: Grid | None, metric: M
             damping *= 10
         else:               # no step lowers the metric: the minimum is (to sampling noise) where the parameters were
             _move(params, start, torch.zeros_like(delta))
-        report(loss)
-        if stop_early and moved < STOP_MM:
+        stop = stop_early and moved < STOP_MM
+        report(loss, stop)
+        if stop:
             return
 
 
