@@ -167,7 +167,7 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
         refined = opts.refine_steps(stage) if lv == opts.levels - 1 else 0
         if refined:
             coarser = pyramids[-2][1] if len(pyramids) > 1 else None
-            _refine(run, stage, lv, model, metric, Level(fg, mg, 0), coarser, iterations)
+            _refine(run, stage, lv, model, metric, level, coarser, iterations)
         run.done += iterations + refined
         gain = optimiser.next_gain()
 
@@ -182,7 +182,7 @@ def _refine(run: _Run, stage: str, lv: int, model: LinearTransform, metric: Metr
         steps[0] += 1
     points = REFINE_POINTS[level.dim]
     with sized_threads(points, run.device):
-        refine(model, level, coarser, metric, run.options.metric == "ncc", level.random_points(points, run.gen),
+        refine(model, level, coarser, metric, run.options.metric == "ncc", level.subset(points, run.gen),
                run.options.tolerance > 0, report)
 
 

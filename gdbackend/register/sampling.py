@@ -72,6 +72,16 @@ class Level:
         self._drawn += 1
         return Samples(*(t[k::self._blocks] for t in (self._pool.flat, self._pool.points, self._pool.fixed)))
 
+    def subset(self, n: int, generator: torch.Generator) -> Samples:
+        """Between n / 2 and `n` random points for work after the iterations (Gauss-Newton steps): every k-th of
+        the iterations' own samples where they drew at least `n` (a second draw of a million points cost a tenth of
+        a 1 mm affine), else `n` fresh ones."""
+        pool = self._pool
+        if pool is None or pool.flat.numel() < n:
+            return self.random_points(n, generator)
+        step = -(-pool.flat.numel() // n)
+        return Samples(*(t[::step].contiguous() for t in (pool.flat, pool.points, pool.fixed)))
+
     def random_points(self, n: int, generator: torch.Generator) -> Samples:
         """`n` random fixed points, sorted by voxel, each within half a voxel of a (masked) voxel centre."""
         dev = self.flat_fixed.device
