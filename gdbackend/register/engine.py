@@ -1,6 +1,7 @@
 """`register()`: multi-resolution, multi-stage gradient-descent registration in physical space."""
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from ..volume import Volume
 from .deformable import make_field
 from .gauss_newton import REFINE_POINTS, refine
 from .initialise import center_of, initial_translation
-from .linear import LinearTransform, normalised_map
+from .linear import LinearTransform, affine_points, normalised_map
 from .metrics import Metric, make_metric
 from .optimizers import OPTIMISERS, Optimiser, converged
 from .options import LINEAR, RegistrationOptions
@@ -175,11 +176,10 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
 def _refine(run: _Run, stage: str, lv: int, model: LinearTransform, metric: Metric, level: Level,
             coarser: Grid | None, first: int) -> None:
     """Gauss-Newton steps that end the finest level, reported as its iterations `first`, `first` + 1, ..."""
-    steps = [first]
+    iteration = itertools.count(first)
 
     def report(loss: float, last: bool) -> None:
-        run.report(stage, lv, steps[0], [loss], first + run.options.refine_steps(stage) if last else None)
-        steps[0] += 1
+        run.report(stage, lv, next(iteration), [loss], first + run.options.refine_steps(stage) if last else None)
     points = REFINE_POINTS[level.dim]
     with sized_threads(points, run.device):
         refine(model, level, coarser, metric, run.options.metric == "ncc", level.subset(points, run.gen),
@@ -226,7 +226,7 @@ def _coordinate_map(model: torch.nn.Module, linear: torch.Tensor,
         theta_of = normalised_map(model, level.normalised_to_physical, pm)
 
         def linear_coords(samples: Samples | None) -> torch.Tensor:
-            return _affine(level.normalised_points(samples), theta_of().float())
+            return affine_points(level.normalised_points(samples), theta_of().float())
         return linear_coords
     theta = (pm @ linear @ level.normalised_to_physical)[:-1].float()
     b = (pm @ linear)[:-1, :-1].float().T
@@ -234,14 +234,8 @@ def _coordinate_map(model: torch.nn.Module, linear: torch.Tensor,
     def field_coords(samples: Samples | None) -> torch.Tensor:
         xn = level.normalised_points(samples)
         u = model.displacement(samples.flat if samples is not None else None)  # mm, in fixed space
-        return _affine(xn, theta) + u.reshape(xn.shape) @ b
+        return affine_points(xn, theta) + u.reshape(xn.shape) @ b
     return field_coords
-
-
-def _affine(points: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """theta (d x (d+1)) applied to points [..., d]."""
-    d = points.shape[-1]
-    return torch.addmm(theta[:, -1], points.reshape(-1, d), theta[:, :-1].T).reshape(points.shape)
 
 
 def _total_displacement(field: torch.nn.Module, linear: torch.Tensor, level: Level) -> np.ndarray:

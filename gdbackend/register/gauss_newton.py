@@ -18,7 +18,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from .linear import LinearTransform, normalised_map
+from .linear import LinearTransform, affine_points, normalised_map
 from .metrics import Metric
 from .options import REFINE_STEPS
 from .pyramid import Grid, smoothed
@@ -90,8 +90,7 @@ def _move(params: list[torch.nn.Parameter], start: list[torch.Tensor], delta: to
 def _metric(level: Level, metric: Metric, theta_of: Callable[[], torch.Tensor],
             samples: Samples) -> tuple[float, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """The metric at the current transform, and the fixed and moving intensities and weights (N,) behind it."""
-    theta = theta_of().float()
-    f, m, w = level.values(torch.addmm(theta[:, -1], samples.points, theta[:, :-1].T), samples)
+    f, m, w = level.values(affine_points(samples.points, theta_of().float()), samples)
     return float(metric(f, m, w)), (f.reshape(-1), m.reshape(-1), w.reshape(-1))
 
 
@@ -101,8 +100,7 @@ def _image_gradients(smooth: torch.Tensor, theta_of: Callable[[], torch.Tensor],
     J^T J (steps half as long as they should be on a noisy brain) and whose products with the residuals pull the
     steps about (they overshot by millimetres)."""
     with torch.no_grad():
-        theta = theta_of().float()
-    coords = torch.addmm(theta[:, -1], x, theta[:, :-1].T).requires_grad_()
+        coords = affine_points(x, theta_of().float()).requires_grad_()
     grid = coords.reshape(1, *([1] * (x.shape[1] - 1)), -1, x.shape[1])
     return torch.autograd.grad(F.grid_sample(smooth, grid, align_corners=True).sum(), coords)[0]
 

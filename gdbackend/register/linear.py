@@ -76,3 +76,9 @@ def normalised_map(model: LinearTransform, fixed_to_physical: torch.Tensor,
     """
     left = (physical_to_moving @ model.init)[:-1]
     return lambda: left @ model.update_matrix() @ fixed_to_physical
+
+
+def affine_points(points: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """theta (d x (d+1)) applied to points [..., d]."""
+    d = points.shape[-1]
+    return torch.addmm(theta[:, -1], points.reshape(-1, d), theta[:, :-1].T).reshape(points.shape)
