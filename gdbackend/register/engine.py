@@ -158,7 +158,7 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
         if stage not in LINEAR:
             model.set_level(fg, shrink)
         metric = make_metric(opts.metric, fg, mg)
-        level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations)
+        level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations, run.gen)
         step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = kind(params, step, iterations, gain)
@@ -182,7 +182,7 @@ def _refine(run: _Run, stage: str, lv: int, model: LinearTransform, metric: Metr
         run.report(stage, lv, next(iteration), [loss], first + run.options.refine_steps(stage) if last else None)
     points = REFINE_POINTS[level.dim]
     with sized_threads(points, run.device):
-        refine(model, level, coarser, metric, run.options.metric == "ncc", level.subset(points, run.gen),
+        refine(model, level, coarser, metric, run.options.metric == "ncc", level.subset(points),
                run.options.tolerance > 0, report)
 
 
@@ -196,7 +196,7 @@ def _optimise(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: to
     coordinates = _coordinate_map(model, linear, level)
     for it in range(iterations):
         run.check_cancel()
-        samples = level.draw(run.gen)
+        samples = level.draw()
         optimiser.zero_grad()
         total = metric(*level.values(coordinates(samples), samples))
         reg = model.regularization() if regularised else None

@@ -1,7 +1,7 @@
 """Multi-resolution levels: Gaussian-smoothed, shrunk copies of the images as tensors with their geometry.
 
 Each level is built from the next finer one by smoothing each shrunk axis with a Gaussian (sigma = half the new
-spacing, as ITK's pyramids) evaluated only at the voxels kept: a strided 1D convolution per axis. Smoothing the
+spacing, as ITK's pyramids) evaluated only at the voxels kept: a strided 1D Gaussian per axis. Smoothing the
 whole fine image and then dropping 7 of 8 voxels (SimpleITK's recursive Gaussian and Shrink) cost a fifth of a
 1 mm affine registration."""
 from __future__ import annotations
@@ -89,22 +89,25 @@ def smoothed(array: torch.Tensor, sigma: float) -> torch.Tensor:
     """`array` [1, 1, (D,) H, W] smoothed by a Gaussian of `sigma` voxels along every axis."""
     for dim in range(2, array.dim()):
         array = _smooth_axis(array, dim, sigma, 1, 0, array.shape[dim])
-    return array
+    return array.contiguous()
 
 
 def _smooth_axis(array: torch.Tensor, dim: int, sigma: float, stride: int, offset: int, out: int) -> torch.Tensor:
     """Gaussian (`sigma` voxels) along tensor dimension `dim`, evaluated at offset + i * stride, edges extended
-    (as ITK's recursive Gaussian extends them)."""
+    (as ITK's recursive Gaussian extends them). A weighted sum of strided views, one per tap: 8x faster on a
+    1 mm brain than conv1d, whose one-channel batches of lines run far below memory speed."""
     radius = math.ceil(3 * sigma)
-    taps = torch.arange(-radius, radius + 1, dtype=torch.float32, device=array.device)
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    kernel = kernel / kernel.sum()
+    kernel = (kernel / kernel.sum()).tolist()
     x = array.movedim(dim, -1)
-    lead = x.shape[:-1]
-    x = x.reshape(-1, 1, x.shape[-1])
-    x = F.pad(x, (radius, radius), mode="replicate")[..., offset:]
-    y = F.conv1d(x, kernel.view(1, 1, -1), stride=stride)[..., :out]
-    return y.reshape(*lead, out).movedim(-1, dim)
+    n = x.shape[-1]
+    padded = F.pad(x.reshape(-1, 1, n), (radius, radius), mode="replicate").reshape(*x.shape[:-1], n + 2 * radius)
+    span = (out - 1) * stride + 1
+    y = padded[..., offset:offset + span:stride] * kernel[0]
+    for tap, weight in enumerate(kernel[1:], 1):
+        y.add_(padded[..., offset + tap:offset + tap + span:stride], alpha=weight)
+    return y.movedim(-1, dim)
 
 
 def _grid(array: torch.Tensor, mask: torch.Tensor | None, index_to_physical: np.ndarray, spacing: np.ndarray,
