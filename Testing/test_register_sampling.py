@@ -1,6 +1,7 @@
 """The engine's fast paths give what the plain ones give: reading an image at points in one batch per thread is
 grid_sample on one batch, values and gradients; a pyramid level is the image smoothed by a Gaussian of half the new
-spacing (scipy's), taken at every other voxel where ITK's Shrink takes them."""
+spacing (scipy's), taken at every other voxel where ITK's Shrink takes them; the Parzen windows' four taps are the
+cubic B-spline kernel itself."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from gdbackend.register.bspline import cubic_bspline, cubic_bspline_taps
 from gdbackend.register.pyramid import make_pyramid
 from gdbackend.register.sample import affine_case
 from gdbackend.register.sampling import SPLIT_POINTS, read_at
@@ -47,3 +49,15 @@ def test_a_pyramid_level_is_the_gaussian_of_half_its_spacing_taken_at_every_othe
     origin = fixed.to_sitk().TransformContinuousIndexToPhysicalPoint([float(o) for o in offsets[::-1]])
     np.testing.assert_allclose(grids[0].index_to_physical.numpy()[:3, 3], origin, atol=1e-6)
     np.testing.assert_allclose(grids[0].spacing, 2 * np.array(fixed.spacing))
+
+
+def test_the_parzen_taps_are_the_cubic_bspline_kernel_at_the_four_nearest_bins():
+    x = (torch.rand(5000, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 40 - 3).requires_grad_()
+    first, weights = cubic_bspline_taps(x)
+    knots = first[:, None] + torch.arange(4)
+    assert ((x[:, None] - knots).abs() < 2).all()
+    kernel = cubic_bspline(x[:, None] - knots.to(x.dtype))
+    torch.testing.assert_close(weights, kernel, rtol=0, atol=1e-12)
+    torch.testing.assert_close(weights.sum(1), torch.ones_like(x))
+    grads = [torch.autograd.grad((w * torch.arange(1.0, 5.0, dtype=x.dtype)).sum(), x)[0] for w in (weights, kernel)]
+    torch.testing.assert_close(grads[0], grads[1])

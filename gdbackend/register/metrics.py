@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .bspline import cubic_bspline
+from .bspline import cubic_bspline_taps
 from .pyramid import Grid
 
 _EPS = 1e-8
@@ -84,10 +84,8 @@ class MutualInformation(Metric):
         self.fixed_range, self.moving_range = fixed_range, moving_range
 
     def _taps(self, v: torch.Tensor, lo: float, hi: float) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (v.clamp(lo, hi) - lo) / max(hi - lo, _EPS) * (self.bins - 5) + 2
-        first = torch.floor(x).detach().long() - 1
-        bins = first[:, None] + torch.arange(4, device=v.device)
-        return bins, cubic_bspline(x[:, None] - bins.to(x.dtype))
+        first, weights = cubic_bspline_taps((v.clamp(lo, hi) - lo) / max(hi - lo, _EPS) * (self.bins - 5) + 2)
+        return first[:, None] + torch.arange(4, device=v.device), weights
 
     def __call__(self, f: torch.Tensor, m: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         fb, fw = self._taps(f.reshape(-1), *self.fixed_range)
