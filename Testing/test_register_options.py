@@ -129,10 +129,10 @@ def test_threads_are_sized_to_the_work():
     import torch
 
     from gdbackend.register.threads import POINTS_PER_THREAD, sized_threads, threads_for
-    assert threads_for(8192, 16) == 1 and threads_for(2 * POINTS_PER_THREAD, 16) == 2
+    assert threads_for(POINTS_PER_THREAD - 1, 16) == 1 and threads_for(2 * POINTS_PER_THREAD, 16) == 2
     assert threads_for(100 * POINTS_PER_THREAD, 2) == 2
     before = torch.get_num_threads()
-    with sized_threads(8192, torch.device("cpu")):
+    with sized_threads(POINTS_PER_THREAD, torch.device("cpu")):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
 

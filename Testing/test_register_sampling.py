@@ -13,14 +13,15 @@ from scipy import ndimage
 from gdbackend.register.bspline import cubic_bspline, cubic_bspline_taps
 from gdbackend.register.pyramid import make_pyramid
 from gdbackend.register.sample import affine_case
-from gdbackend.register.sampling import SPLIT_POINTS, read_at
+from gdbackend.register.sampling import read_at
+from gdbackend.register.threads import POINTS_PER_THREAD
 
 
 @pytest.mark.parametrize("dim, channels, mode", [(2, 1, "bilinear"), (3, 3, "bilinear"), (3, 1, "nearest")])
 def test_reading_points_in_one_batch_per_thread_is_grid_sample(dim, channels, mode):
     gen = torch.Generator().manual_seed(0)
     image = torch.rand(1, channels, *(17, 23, 19)[:dim], generator=gen)
-    n = 3 * SPLIT_POINTS + 5          # not a multiple of the threads
+    n = 3 * POINTS_PER_THREAD + 5          # not a multiple of the threads
     points = (torch.rand(n, dim, generator=gen) * 2.4 - 1.2).requires_grad_()   # some outside the image
     grid = points.reshape(1, *([1] * (dim - 1)), n, dim)
     plain = F.grid_sample(image, grid, mode=mode, padding_mode="zeros", align_corners=True).reshape(channels, n)

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from .pyramid import Grid
+from .threads import threads_for
 
 POOL_POINTS = 1 << 22   # most samples a level holds at once (~100 MB); more iterations reuse them
-SPLIT_POINTS = 4096     # fewest points per thread worth a batch of their own
 
 
 def read_at(image: torch.Tensor, points: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
@@ -41,7 +41,7 @@ def read_at(image: torch.Tensor, points: torch.Tensor, mode: str = "bilinear") -
     flat = points.reshape(-1, d)
     n = flat.shape[0]
     parts = torch.get_num_threads() if image.device.type == "cpu" else 1
-    parts = max(1, min(parts, n // SPLIT_POINTS))
+    parts = threads_for(n, parts)
     if n % parts:
         flat = torch.cat([flat, flat[:parts - n % parts]])
     grid = flat.reshape(parts, *([1] * (d - 1)), -1, d)
@@ -80,7 +80,9 @@ class Level:
         n2i[:-1, -1] = (shape - 1) / 2
         self.normalised_to_physical = fixed.index_to_physical @ n2i
         self.flat_fixed = fixed.array.reshape(-1)
-        cand = fixed.mask.reshape(-1).nonzero().squeeze(1) if fixed.mask is not None else None
+        # 32-bit voxel indices where they fit: sorting and dividing them costs half as much
+        self._index = torch.int32 if self.flat_fixed.numel() < 2**31 else torch.int64
+        cand = fixed.mask.reshape(-1).nonzero().squeeze(1).to(self._index) if fixed.mask is not None else None
         self.candidates = cand
         self.n_voxels = self.flat_fixed.numel() if cand is None else cand.numel()
         self.samples = 0 if (samples <= 0 or samples >= self.n_voxels) else samples
@@ -116,7 +118,7 @@ class Level:
             raise ValueError("a Level with samples needs a generator")
         dev, generator = self.flat_fixed.device, self._gen
         if self.candidates is None:
-            flat = torch.randint(self.n_voxels, (n,), generator=generator, device=dev)
+            flat = torch.randint(self.n_voxels, (n,), generator=generator, device=dev, dtype=self._index)
         else:
             flat = self.candidates[torch.randint(self.candidates.numel(), (n,), generator=generator, device=dev)]
         flat = flat.sort().values      # the fixed image is then read in memory order, and each block spans it

@@ -1,7 +1,11 @@
-"""Torch threads sized to the work of one level. Small tensor operations gain nothing from more threads, and
-on a machine where another program keeps a core busy, every operation that waits for its slowest thread
-stalls (measured: a 2D registration beside a network training took 8.5-13.5 s on torch's 2 threads and
-0.33 s on one). Levels whose iterations touch few points therefore run on one thread."""
+"""Torch threads sized to the work of one level. An operation gains nothing from a thread whose share of its
+points is small, and on a machine where another program keeps a core busy, every operation that waits for its
+slowest thread can stall (measured once: a 2D registration beside a network training took 8.5-13.5 s on torch's 2
+threads and 0.33 s on one). A level therefore runs on one thread per POINTS_PER_THREAD points its iterations
+touch; images are read with a grid_sample batch per thread (sampling.read_at), which is where threads pay.
+Measured on 2 cores with the bench's two busy neighbours at nice 19: a 1 mm affine 1.62 s on one thread at 8192
+samples and 1.29 s on two, quiet, 1.28-1.30 s on two beside either neighbour; a 2D rigid case 0.41-0.45 s either
+way, quiet or busy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,7 +13,7 @@ from contextlib import contextmanager
 
 import torch
 
-POINTS_PER_THREAD = 250_000   # points (samples or grid voxels) an iteration must touch to pay a thread
+POINTS_PER_THREAD = 4096   # points (samples or grid voxels) a thread's share of an iteration must reach
 
 
 def threads_for(points: int, available: int) -> int:
