@@ -40,8 +40,7 @@ def read_at(image: torch.Tensor, points: torch.Tensor, mode: str = "bilinear") -
     d = points.shape[-1]
     flat = points.reshape(-1, d)
     n = flat.shape[0]
-    parts = torch.get_num_threads() if image.device.type == "cpu" else 1
-    parts = threads_for(n, parts)
+    parts = threads_for(n, torch.get_num_threads()) if image.device.type == "cpu" else 1
     if n % parts:
         flat = torch.cat([flat, flat[:parts - n % parts]])
     grid = flat.reshape(parts, *([1] * (d - 1)), -1, d)
