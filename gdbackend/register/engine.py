@@ -157,7 +157,7 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
     for lv, ((fg, mg), shrink, iterations) in enumerate(levels):
         if stage not in LINEAR:
             model.set_level(fg, shrink)
-        metric = make_metric(opts.metric, fg, mg)
+        metric = make_metric(opts.metric, fg, mg, lv == opts.levels - 1)
         level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations, run.gen)
         step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
         params = [p for p in model.parameters() if p.requires_grad]

@@ -11,6 +11,12 @@ from .bspline import cubic_bspline_taps
 from .pyramid import Grid
 
 _EPS = 1e-8
+# mutual information's bins per image: coarse levels keep a smooth metric that finds the basin, the finest level
+# resolves intensities finely enough for precision. Mean TRE over 3 seeds, 32 bins everywhere -> 32 coarse and 64
+# finest: Colin27 0.045 -> 0.024 mm, macaque 0.045 -> 0.021, CT slice 0.082 -> 0.034, ITK's T1 0.028 -> 0.031, case C
+# 0.012 -> 0.010 px (SimpleITK's Mattes: 0.016, 0.021, 3.9, 0.150 mm). 64 on every level lost ITK's T1 (one seed
+# 1.2 mm); 96 on the finest lost it by half (0.054 mm)
+MI_BINS_COARSE, MI_BINS_FINEST = 32, 64
 
 
 class Metric:
@@ -79,7 +85,7 @@ class MutualInformation(Metric):
         bins: histogram bins per image.
     """
 
-    def __init__(self, fixed_range: tuple[float, float], moving_range: tuple[float, float], bins: int = 32) -> None:
+    def __init__(self, fixed_range: tuple[float, float], moving_range: tuple[float, float], bins: int) -> None:
         self.bins = bins
         self.fixed_range, self.moving_range = fixed_range, moving_range
 
@@ -100,16 +106,16 @@ class MutualInformation(Metric):
         return -(joint * (torch.log(joint + _EPS) - torch.log(pf @ pm + _EPS))).sum()
 
     @classmethod
-    def for_level(cls, fixed: Grid, moving: Grid) -> MutualInformation:
-        """Bins spanning the (masked) intensities of this level's images."""
+    def for_level(cls, fixed: Grid, moving: Grid, bins: int) -> MutualInformation:
+        """`bins` spanning the (masked) intensities of this level's images."""
         def span(g: Grid) -> tuple[float, float]:
             a = g.array[0, 0][g.mask] if g.mask is not None else g.array
             return float(a.min()), float(a.max())
-        return cls(span(fixed), span(moving))
+        return cls(span(fixed), span(moving), bins)
 
 
-def make_metric(name: str, fixed: Grid, moving: Grid) -> Metric:
-    """The metric `name` (one of options.METRICS) for one level's images."""
+def make_metric(name: str, fixed: Grid, moving: Grid, finest: bool) -> Metric:
+    """The metric `name` (one of options.METRICS) for one level's images; `finest`: the last level."""
     if name == "mi":
-        return MutualInformation.for_level(fixed, moving)
+        return MutualInformation.for_level(fixed, moving, MI_BINS_FINEST if finest else MI_BINS_COARSE)
     return {"mse": MeanSquares, "ncc": Correlation, "lncc": LocalCorrelation}[name]()
