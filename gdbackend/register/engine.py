@@ -19,10 +19,11 @@ from .initialise import center_of, initial_translation
 from .linear import LinearTransform, affine_points, normalised_map
 from .metrics import Metric, make_metric
 from .optimizers import OPTIMISERS, Optimiser, converged
-from .options import LINEAR, RegistrationOptions
+from .options import LINEAR, ROTATING, RegistrationOptions
 from .pyramid import Grid, make_pyramid, shrink_schedule
 from .result import BSplineGrid, RegistrationResult
 from .sampling import Level, Samples
+from .search import SEARCH_ITERATIONS, SEARCH_KEEP, candidate_rotations, shortlist, whole_grid_loss
 from .threads import sized_threads
 
 Progress = Callable[[dict], None]
@@ -60,6 +61,8 @@ def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] | Non
     finest = pyramids[-1][0]
     field_model = None
     for stage in opts.stages:
+        if stage == next((s for s in opts.stages if s in ROTATING), None):
+            linear = _search_start(run, pyramids, linear, center, radius, min(fixed.spacing))
         if stage in LINEAR:
             model = LinearTransform(stage, linear, center, radius).to(run.device)
         else:
@@ -147,30 +150,63 @@ def _prepare(fixed: Volume, moving: Volume, fixed_mask: Volume | None, moving_ma
     return pyramids, init, center, radius
 
 
+def _search_start(run: _Run, pyramids: list[tuple[Grid, Grid]], start: torch.Tensor, center: torch.Tensor,
+                  radius: float, voxel_mm: float) -> torch.Tensor:
+    """The first rotating stage's start: of `start` and its best-matching turns (search.py), the one whose short
+    rigid descent on the coarsest level ends best. Each descent draws its own samples and reports nothing, so when
+    `start` wins the registration runs as it would without the search."""
+    fg, mg = pyramids[0]
+    width = run.options.search_width(fg.dim)
+    if width <= 0:
+        return start
+    metric = make_metric(run.options.metric, fg, mg, run.options.levels == 1)
+    whole = Level(fg, mg, 0)
+    with sized_threads(fg.array.numel(), run.device):
+        starts = shortlist(whole, metric, start, center, candidate_rotations(fg.dim, width), SEARCH_KEEP)
+    scores = []
+    for candidate in starts:
+        model = LinearTransform("rigid", candidate, center, radius).to(run.device)
+        trial = _Run(run.options, run.device, None, run.cancel)
+        _descend(trial, "rigid", 0, model, candidate, pyramids[0], SEARCH_ITERATIONS, None, voxel_mm)
+        with sized_threads(fg.array.numel(), run.device):
+            scores.append(whole_grid_loss(whole, metric, model.matrix().detach()))
+    return starts[int(np.argmin(scores))]
+
+
 def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tensor,
                pyramids: list[tuple[Grid, Grid]], voxel_mm: float) -> None:
     """Every level of one stage, coarse to fine, each starting from the coarser one's result and gain."""
     opts = run.options
-    kind = OPTIMISERS[opts.optimizer]
     gain = None
-    levels = zip(pyramids, shrink_schedule(opts.levels), opts.schedule(stage))
-    for lv, ((fg, mg), shrink, iterations) in enumerate(levels):
+    for lv, (pair, iterations) in enumerate(zip(pyramids, opts.schedule(stage))):
         if stage not in LINEAR:
-            model.set_level(fg, shrink)
-        metric = make_metric(opts.metric, fg, mg, lv == opts.levels - 1)
-        level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations, run.gen)
-        step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimiser = kind(params, step, iterations, gain)
-        points = fg.array.numel() if (not level.samples or stage not in LINEAR) else level.samples
-        with sized_threads(points, run.device):
-            _optimise(run, stage, lv, model, linear, level, metric, optimiser, iterations)
+            model.set_level(pair[0], shrink_schedule(opts.levels)[lv])
+        optimiser, metric, level = _descend(run, stage, lv, model, linear, pair, iterations, gain, voxel_mm)
         refined = opts.refine_steps(stage) if lv == opts.levels - 1 else 0
         if refined:
             coarser = pyramids[-2][1] if len(pyramids) > 1 else None
             _refine(run, stage, lv, model, metric, level, coarser, iterations)
         run.done += iterations + refined
         gain = optimiser.next_gain()
+
+
+def _descend(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: torch.Tensor, pair: tuple[Grid, Grid],
+             iterations: int, gain: float | None, voxel_mm: float) -> tuple[Optimiser, Metric, Level]:
+    """The descent of one level `lv` (of the fixed/moving `pair`), from the coarser level's `gain` (None: estimated
+    here); returns its optimiser, metric and level."""
+    opts = run.options
+    fg, mg = pair
+    kind = OPTIMISERS[opts.optimizer]
+    shrink = shrink_schedule(opts.levels)[lv]
+    metric = make_metric(opts.metric, fg, mg, lv == opts.levels - 1)
+    level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations, run.gen)
+    step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = kind(params, step, iterations, gain)
+    points = fg.array.numel() if (not level.samples or stage not in LINEAR) else level.samples
+    with sized_threads(points, run.device):
+        _optimise(run, stage, lv, model, linear, level, metric, optimiser, iterations)
+    return optimiser, metric, level
 
 
 def _refine(run: _Run, stage: str, lv: int, model: LinearTransform, metric: Metric, level: Level,

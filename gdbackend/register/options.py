@@ -18,6 +18,10 @@ TRANSFORMS = LINEAR + DEFORMABLE
 METRICS = ("mse", "ncc", "lncc", "mi")
 OPTIMIZERS = ("sgd", "adam", "gd")
 INITIALISATIONS = ("centers", "moments", "none")
+ROTATING = ("rigid", "similarity", "affine")
+# the starting-rotation search (search.py): candidates this far apart, and how far it looks by default, per
+# dimension. 3D brains converged from 45 deg about any axis without it; a 2D slice did not (see search.py)
+SEARCH_STEP_DEG, SEARCH_DEFAULT_DEG = 20.0, {2: 180.0, 3: 0.0}
 # what the result is: a matrix, the last bspline stage's control-point grid, or a displacement per fixed voxel
 OUTPUT_TYPES = ("auto", "linear", "bspline", "displacement")
 MAX_LEVELS = 6
@@ -63,6 +67,10 @@ class RegistrationOptions:
                                "(0: never stop early)")
     initialize: str = _option("centers", "initial translation: image centres, centres of mass, or none",
                               choices=INITIALISATIONS, flags=("--initialize", "--init"))
+    rotation_search: float | None = _option(
+        None, f"largest starting rotation, in degrees either way, that the first rigid, similarity or affine stage "
+        f"tries about the centre (every {SEARCH_STEP_DEG:g} deg, about each axis in 3D) before its descent; not "
+        "with initialize none (0: no search; none: 180 in 2D, none in 3D)")
     grid_spacing: float | None = _option(None, "final B-spline control point spacing in mm (none: "
                                          f"{GRID_SPACING_VOXELS:g} times the smallest fixed voxel spacing)")
     regularization: float | None = _option(None, "weight of the bending energy (bspline) or diffusion (dense) "
@@ -121,7 +129,7 @@ class RegistrationOptions:
                                  f"got {list(its)}.")
         if self.samples is not None and self.samples < 0:
             raise InputError(f"samples must be >= 0 (0 = every voxel), got {self.samples}.")
-        for name in ("learning_rate", "grid_spacing", "tolerance", "regularization"):
+        for name in ("learning_rate", "grid_spacing", "tolerance", "regularization", "rotation_search"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise InputError(f"{name} must be a number >= 0, got {value}.")
@@ -169,6 +177,12 @@ class RegistrationOptions:
         if self.optimizer == "gd" or stage == "dense":
             return 0    # a dense field has a parameter per voxel: every voxel must drive its own
         return 4096 if dim == 2 else 8192
+
+    def search_width(self, dim: int) -> float:
+        """How far, in degrees, the starting-rotation search looks in a `dim`-D registration; 0: no search."""
+        if self.initialize == "none":
+            return 0.0      # the start is the user's own (an initial transform)
+        return SEARCH_DEFAULT_DEG[dim] if self.rotation_search is None else self.rotation_search
 
     def field_spacing(self, voxel_mm: float) -> float:
         """The final B-spline control point spacing in mm, given the smallest fixed voxel spacing in mm."""
