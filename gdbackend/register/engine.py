@@ -20,6 +20,7 @@ from .linear import LinearTransform, affine_points, normalised_map
 from .metrics import Metric, make_metric
 from .optimizers import OPTIMISERS, Optimiser, converged
 from .options import LINEAR, ROTATING, RegistrationOptions
+from .planar import Plane, thin_axis
 from .pyramid import Grid, make_pyramid, shrink_schedule
 from .result import BSplineGrid, RegistrationResult
 from .sampling import Level, Samples
@@ -55,6 +56,8 @@ def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] | Non
     given = {k: v for k, v in (("transform", transform), ("metric", metric)) if v is not None}
     opts = RegistrationOptions.from_values({**(vars(base) if base is not None else {}), **given, **options})
     _check_images(fixed, moving, fixed_mask, moving_mask)
+    if thin_axis(fixed) is not None and thin_axis(moving) is not None:
+        return _register_in_plane(fixed, moving, fixed_mask, moving_mask, opts, progress, cancel)
     run = _Run(opts, choose_device(opts.device), progress, cancel)
     t0 = time.perf_counter()
     pyramids, linear, center, radius = _prepare(fixed, moving, fixed_mask, moving_mask, opts, run.device)
@@ -131,6 +134,19 @@ def _check_images(fixed: Volume, moving: Volume, fixed_mask: Volume | None, movi
         check_mask(fixed_mask, fixed, "fixed mask")
     if moving_mask is not None:
         check_mask(moving_mask, moving, "moving mask")
+
+
+def _register_in_plane(fixed: Volume, moving: Volume, fixed_mask: Volume | None, moving_mask: Volume | None,
+                       opts: RegistrationOptions, progress: Progress | None,
+                       cancel: Callable[[], bool] | None) -> RegistrationResult:
+    """Two single-slice volumes, registered in the fixed slice's plane and lifted back to 3D (planar.py)."""
+    plane = Plane.of(fixed)
+    flat_fixed, _ = plane.flat(fixed, "fixed image")
+    flat_moving, offset = plane.flat(moving, "moving image")
+    masks = {name: plane.flat(mask, name.replace("_", " "))[0]
+             for name, mask in (("fixed_mask", fixed_mask), ("moving_mask", moving_mask)) if mask is not None}
+    result = register(flat_fixed, flat_moving, options=opts, progress=progress, cancel=cancel, **masks)
+    return plane.lift(result, fixed, offset)
 
 
 def _prepare(fixed: Volume, moving: Volume, fixed_mask: Volume | None, moving_mask: Volume | None,

@@ -72,19 +72,21 @@ class RegistrationResult:
     def bspline_transform(self) -> sitk.BSplineTransform:
         """ITK's cubic BSplineTransform equal to T inside the fixed image: cubic B-splines reproduce affine maps,
         so L(x + u(x)) - x = L(x) - x + A u(x) is a B-spline with control values L(p) - p + A c (A: L's matrix, p:
-        the control points, c: u's values). One more control point after each axis keeps the last fixed voxels
-        inside ITK's valid region (its value L(p) - p: u's own there is zero); outside, ITK maps points unchanged."""
+        the control points, c: u's values). One more control point before and after each axis (value L(p) - p: u's
+        own there is zero) keeps the first and last fixed voxels inside ITK's valid region; without the one before,
+        the first row of an oblique image fell just outside it by rounding and was left unmoved. Outside that
+        region ITK maps points unchanged."""
         if self.bspline is None:
             raise InputError("This registration has no bspline stage: save it as a linear or displacement transform.")
         g, grid, d = self.fixed_grid, self.bspline, self.fixed_grid.ndim
-        coefficients = np.pad(grid.coefficients.astype(np.float64), [(0, 1)] * d + [(0, 0)])
-        steps = np.stack(np.indices(coefficients.shape[:-1])[::-1], axis=-1) - 1.0   # [..grid, d]: x, y, z
+        coefficients = np.pad(grid.coefficients.astype(np.float64), [(1, 1)] * d + [(0, 0)])
+        steps = np.stack(np.indices(coefficients.shape[:-1])[::-1], axis=-1) - 2.0   # [..grid, d]: x, y, z
         direction = g.direction.reshape(d, d)
         points = np.asarray(g.origin) + (steps * np.asarray(grid.knots)) @ direction.T
         a, t = grid.linear[:d, :d], grid.linear[:d, d]
         values = points @ (a - np.eye(d)).T + t + coefficients @ a.T
         transform = sitk.BSplineTransform(d, 3)
-        origin = np.asarray(g.origin) - direction @ np.asarray(grid.knots)
+        origin = np.asarray(g.origin) - 2 * direction @ np.asarray(grid.knots)
         transform.SetFixedParameters([*coefficients.shape[:-1][::-1], *origin, *grid.knots, *direction.ravel()])
         transform.SetParameters(np.moveaxis(values, -1, 0).ravel().tolist())   # every x value, then y, then z
         return transform
