@@ -32,14 +32,11 @@ def _mean_error(matrix: np.ndarray, truth: np.ndarray, fixed: Volume) -> float:
 
 def test_itk_oriented_slices_60_degrees_apart_are_found_by_the_search():
     fixed, moving, truth = _oriented_pair()
-    found = register(fixed, moving, "rigid", "mse").matrix
-    without = register(fixed, moving, "rigid", "mse", rotation_search=0).matrix
-    # SimpleITK's regular-step descent finds this one too (60.02 deg); descent alone from 0 deg did not
-    assert _mean_error(found, truth, fixed) < 0.01
-    assert _mean_error(without, truth, fixed) > 10
+    # SimpleITK's regular-step descent on every voxel finds this one too (60.02 deg), on 20 % samples it did not
+    assert _mean_error(register(fixed, moving, "rigid", "mse").matrix, truth, fixed) < 0.01
 
 
-@pytest.mark.parametrize("degrees", [-150.0, 100.0])
+@pytest.mark.parametrize("degrees", [-150.0, 120.0])
 def test_a_2d_slice_turned_far_is_registered(degrees):
     fixed = cases.slice_2d("BrainProtonDensitySliceBorder20.png")
     image = sitk.GetImageFromArray(fixed.array)
@@ -50,13 +47,14 @@ def test_a_2d_slice_turned_far_is_registered(degrees):
     truth[:2, :2] = np.array(turn.GetMatrix()).reshape(2, 2)
     truth[:2, 2] = np.array(turn.GetTranslation()) + c - truth[:2, :2] @ c
     assert _mean_error(register(fixed, moving, "rigid", "mse").matrix, truth, fixed) < 0.02
+    assert _mean_error(register(fixed, moving, "rigid", "mse", rotation_search=0).matrix, truth, fixed) > 10
 
 
-def test_a_brain_turned_90_degrees_needs_the_search_asked_for_in_3d():
+def test_a_brain_turned_180_degrees_needs_the_search_asked_for_in_3d():
     fixed, _, _ = cases.affine_case("2mm")
     image = fixed.to_sitk()
     c = image.TransformContinuousIndexToPhysicalPoint((np.array(image.GetSize()) - 1) / 2)
-    turn = sitk.Euler3DTransform(c, np.radians(10.0), 0.0, np.radians(90.0), (5.0, -4.0, 3.0))
+    turn = sitk.Euler3DTransform(c, np.radians(10.0), 0.0, np.radians(180.0), (5.0, -4.0, 3.0))
     moving = Volume.from_sitk(sitk.Resample(image, image, turn.GetInverse(), sitk.sitkLinear, 0.0))
     truth = np.eye(4)
     truth[:3, :3] = np.array(turn.GetMatrix()).reshape(3, 3)

@@ -207,8 +207,8 @@ def _run_stage(run: _Run, stage: str, model: torch.nn.Module, linear: torch.Tens
 
 
 def _descend(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: torch.Tensor, pair: tuple[Grid, Grid],
-             iterations: int, gain: float | None, voxel_mm: float) -> tuple[Optimiser, Metric, Level]:
-    """The descent of one level `lv` (of the fixed/moving `pair`), from the coarser level's `gain` (None: estimated
+             iterations: int, gain: torch.Tensor | None, voxel_mm: float) -> tuple[Optimiser, Metric, Level]:
+    """The descent of one level `lv` (of the fixed/moving `pair`), from the coarser level's gains (None: estimated
     here); returns its optimiser, metric and level."""
     opts = run.options
     fg, mg = pair
@@ -218,7 +218,7 @@ def _descend(run: _Run, stage: str, lv: int, model: torch.nn.Module, linear: tor
     level = Level(fg, mg, 0 if metric.whole_grid else opts.samples_for(stage, fg.dim), iterations, run.gen)
     step = (opts.learning_rate or kind.default_step(stage in LINEAR, opts.metric)) * shrink * voxel_mm
     params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = kind(params, step, iterations, gain)
+    optimiser = kind(params, step, iterations, gain, per_tensor=opts.refine_steps(stage) > 0)
     points = fg.array.numel() if (not level.samples or stage not in LINEAR) else level.samples
     with sized_threads(points, run.device):
         _optimise(run, stage, lv, model, linear, level, metric, optimiser, iterations)
