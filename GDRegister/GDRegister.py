@@ -26,6 +26,7 @@ from gdbackend.register.options import (
     METRICS,
     OPTIMIZERS,
     OUTPUT_TYPES,
+    SEARCH_WHOLE_DEG,
     RegistrationOptions,
 )
 from gdbackend.volume import Volume
@@ -69,6 +70,7 @@ class GDRegisterParameterNode:
     movingMask: slicer.vtkMRMLLabelMapVolumeNode
     initialTransform: slicer.vtkMRMLLinearTransformNode
     initialize: Annotated[str, Choice(list(INITIALISATIONS))] = DEFAULTS["initialize"]
+    searchRotation: bool = False
     transform: Annotated[str, Choice(TRANSFORMS)] = "rigid"
     metric: Annotated[str, Choice(list(METRICS))] = DEFAULTS["metric"]
     optimizer: Annotated[str, Choice(list(OPTIMIZERS))] = DEFAULTS["optimizer"]
@@ -226,20 +228,24 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
     def optionsFromParameterNode(p) -> dict:
         return {"transform": p.transform, "metric": p.metric, "optimizer": p.optimizer, "levels": p.levels,
                 "iterations": p.iterations, "learningRate": p.learningRate, "device": p.device,
-                "initialize": p.initialize, "initialTransform": p.initialTransform, "outputType": p.outputType}
+                "initialize": p.initialize, "initialTransform": p.initialTransform, "outputType": p.outputType,
+                "searchRotation": p.searchRotation}
 
     @staticmethod
     def backendOptions(transform: str = "rigid", metric: str = DEFAULTS["metric"],
                        optimizer: str = DEFAULTS["optimizer"], levels: int = DEFAULTS["levels"], iterations: int = 200,
                        learningRate: float = 0.0, device: str = DEFAULTS["device"],
-                       outputType: str = DEFAULTS["output_type"], initialTransform=None, **backendOptions) -> dict:
+                       outputType: str = DEFAULTS["output_type"], initialTransform=None, searchRotation: bool = False,
+                       **backendOptions) -> dict:
         """The register job's options from the panel's (learningRate 0: the optimiser's own; an initial transform
-        replaces the initialisation)."""
+        replaces the initialisation; searchRotation: search the starting rotation in 3D too, as 2D always does)."""
         options = {"transform": [s for s in transform.split(",") if s], "metric": metric, "optimizer": optimizer,
                    "levels": levels, "iterations": iterations, "device": device, "output_type": outputType,
                    **backendOptions}
         if learningRate > 0:
             options["learning_rate"] = learningRate
+        if searchRotation:
+            options["rotation_search"] = SEARCH_WHOLE_DEG
         if initialTransform is not None:
             options["initialize"] = "none"
         return options

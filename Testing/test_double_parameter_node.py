@@ -206,6 +206,7 @@ def register(slicer, pnw):
         movingMask: slicer.vtkMRMLLabelMapVolumeNode
         initialTransform: slicer.vtkMRMLLinearTransformNode
         initialize: Annotated[str, pnw.Choice(["centers", "moments", "none"])] = "centers"
+        searchRotation: bool = False
         transform: Annotated[str, pnw.Choice(TRANSFORMS)] = "rigid"
         metric: Annotated[str, pnw.Choice(["mse", "ncc", "lncc", "mi"])] = "mse"
         optimizer: Annotated[str, pnw.Choice(["sgd", "adam", "gd"])] = "sgd"
@@ -233,7 +234,7 @@ def test_connect_gui_shows_the_parameters_in_the_widgets(register):
     p.connectGui(ui)
     assert [ui.transformComboBox.itemText(i) for i in range(ui.transformComboBox.count)] == TRANSFORMS
     assert (ui.levelsSpinBox.minimum, ui.levelsSpinBox.maximum, ui.levelsSpinBox.value) == (1, 6, 3)
-    assert ui.showResultCheckBox.checked is True
+    assert ui.showResultCheckBox.checked is True and ui.searchRotationCheckBox.checked is False
     assert ui.fixedVolumeSelector.currentNode() is None  # the parameter's None wins over the selector's pick
     assert ui.outputTransformSelector.nodeTypes == ["vtkMRMLLinearTransformNode", "vtkMRMLBSplineTransformNode",
                                                    "vtkMRMLGridTransformNode"]

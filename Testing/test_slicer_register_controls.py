@@ -54,18 +54,21 @@ def test_a_preset_sets_the_panel_and_a_saved_one_is_kept_in_the_settings(slicer_
     combo.activated.emit(index)           # as a user's choice in the list
     assert (p.transform, p.metric, p.levels) == ("rigid,affine,bspline", "mi", 3)
     assert widget.ui.transformComboBox.currentText == "rigid,affine,bspline"   # the widgets follow
-    p.metric, p.levels, p.initialize = "ncc", 2, "moments"
+    p.metric, p.levels, p.initialize, p.searchRotation = "ncc", 2, "moments", True
+    assert widget.ui.searchRotationCheckBox.checked
     widget.savePreset("My NCC, two levels")
     assert combo.currentIndex == combo.findData("my-ncc-two-levels") > index
     saved = json.loads(qt.QSettings().value("GDImaging/register/presets"))
     assert saved["presets"][0]["options"] == {"transform": ["rigid", "affine", "bspline"], "metric": "ncc",
-                                              "levels": 2, "iterations": 200, "initialize": "moments"}
+                                              "levels": 2, "iterations": 200, "initialize": "moments",
+                                              "rotation_search": 180.0}
     # another session lists it after GDImaging's own, and choosing it gives the same options back
     preset = presetchoice.presets()["my-ncc-two-levels"]
     assert list(presetchoice.presets())[-1] == "my-ncc-two-levels"
     assert presetchoice.parameterValues(preset) == {"transform": "rigid,affine,bspline", "metric": "ncc",
                                                     "optimizer": "sgd", "levels": 2, "iterations": 200,
-                                                    "learningRate": 0.0, "initialize": "moments"}
+                                                    "learningRate": 0.0, "initialize": "moments",
+                                                    "searchRotation": True}
 
 
 def test_a_bad_preset_name_or_broken_saved_presets_are_reported(slicer_panel, no_saved_presets):

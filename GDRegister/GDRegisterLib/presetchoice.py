@@ -7,7 +7,7 @@ import logging
 import re
 
 from gdbackend.errors import InputError
-from gdbackend.register.options import DEFAULTS
+from gdbackend.register.options import DEFAULTS, SEARCH_WHOLE_DEG
 from gdbackend.register.presets import Preset, all_presets, shipped_presets, with_preset
 from GDImagingLib import settings
 
@@ -34,7 +34,8 @@ def parameterValues(preset: Preset) -> dict:
     o = preset.registration_options()
     return {"transform": ",".join(o.stages), "metric": o.metric, "optimizer": o.optimizer, "levels": o.levels,
             "iterations": max(o.iterations) if isinstance(o.iterations, tuple) else o.iterations or PANEL_ITERATIONS,
-            "learningRate": o.learning_rate or 0.0, "initialize": o.initialize}
+            "learningRate": o.learning_rate or 0.0, "initialize": o.initialize,
+            "searchRotation": (o.rotation_search or 0.0) >= SEARCH_WHOLE_DEG}
 
 
 def presetOptions(parameterNode) -> dict:
@@ -45,6 +46,8 @@ def presetOptions(parameterNode) -> dict:
                "initialize": p.initialize}
     if p.learningRate > 0:
         options["learning_rate"] = p.learningRate
+    if p.searchRotation:
+        options["rotation_search"] = SEARCH_WHOLE_DEG
     return {k: v for k, v in options.items() if v != DEFAULTS.get(k)}
 
 

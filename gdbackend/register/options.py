@@ -22,7 +22,8 @@ ROTATING = ("rigid", "similarity", "affine")
 # the starting-rotation search (search.py): candidates this far apart, and how far it looks by default, per
 # dimension: descent alone finds rotations up to about 90 deg (search.py), and in 3D the search costs a quarter of a
 # 1 mm affine (0.25-0.45 s), so there it runs when asked for
-SEARCH_STEP_DEG, SEARCH_DEFAULT_DEG = 20.0, {2: 180.0, 3: 0.0}
+SEARCH_STEP_DEG, SEARCH_WHOLE_DEG = 20.0, 180.0
+SEARCH_DEFAULT_DEG = {2: SEARCH_WHOLE_DEG, 3: 0.0}
 # what the result is: a matrix, the last bspline stage's control-point grid, or a displacement per fixed voxel
 OUTPUT_TYPES = ("auto", "linear", "bspline", "displacement")
 MAX_LEVELS = 6
