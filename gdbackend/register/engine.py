@@ -63,8 +63,9 @@ def register(fixed: Volume, moving: Volume, transform: str | Sequence[str] | Non
     pyramids, linear, center, radius = _prepare(fixed, moving, fixed_mask, moving_mask, opts, run.device)
     finest = pyramids[-1][0]
     field_model = None
-    for stage in opts.stages:
-        if stage == next((s for s in opts.stages if s in ROTATING), None):
+    rotating = [i for i, s in enumerate(opts.stages) if s in ROTATING][:1]    # the stage that may search
+    for i, stage in enumerate(opts.stages):
+        if i in rotating:
             linear = _search_start(run, pyramids, linear, center, radius, min(fixed.spacing))
         if stage in LINEAR:
             model = LinearTransform(stage, linear, center, radius).to(run.device)
