@@ -50,8 +50,8 @@ class Plane:
         axes = [a for a in range(3) if a != thin]
         to_plane = self.frame[:3, :3].T
         direction = to_plane @ volume.direction[:, axes]
-        tilt = np.degrees(np.arccos(min(1.0, abs(float(self.frame[:3, 2] @ volume.direction[:, thin])))))
         if np.abs(direction[2]).max() > PARALLEL_TOLERANCE:
+            tilt = np.degrees(np.arccos(min(1.0, abs(float(self.frame[:3, 2] @ volume.direction[:, thin])))))
             raise InputError(f"The {name} is a single slice {tilt:.1f} deg out of the fixed slice's plane: a 2D "
                              "registration needs parallel slices. Resample it onto the fixed slice first, or "
                              "register it to a 3D volume.")
