@@ -20,7 +20,7 @@ from slicer.util import VTKObservationMixin
 
 from gdbackend.train.options import OPTIMIZERS
 from GDImagingLib import segmentpanel, settings, views
-from GDImagingLib.jobs import startJob
+from GDImagingLib.jobs import closeSpareProcess, readySpareProcess, startJob
 from GDImagingLib.segmentlogic import TRAIN_TASKS, TRAINING, SegmentationLogic, roiToLPSBox  # noqa: F401
 
 NETWORKS = ["unet", "basicunet", "segresnet"]
@@ -198,9 +198,11 @@ class GDSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             runner.cancel()
         self.setParameterNode(None)  # the panel's widgets go with the module: unbind them from the node
         self.removeObservers()
+        closeSpareProcess()
 
     def enter(self) -> None:
         self.initializeParameterNode()
+        readySpareProcess("segment.predict")  # torch and MONAI are imported while the user chooses the inputs
 
     def exit(self) -> None:
         if self._parameterNode:

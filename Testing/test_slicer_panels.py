@@ -127,3 +127,35 @@ print("ok")
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.strip().endswith("ok"), out.stderr[-3000:]
 
+
+
+def test_a_shown_panel_readies_a_spare_process_that_its_next_job_runs_in(slicer_panel, monkeypatch):
+    """Outside testing mode (a user's Slicer), showing GD Register starts a job process that imports torch while
+    the user chooses the volumes; Apply runs the job in it, the next spare is readied when the job ends, and the
+    module going away ends it. The setting "GDImaging/spareProcess" = "false" turns spares off."""
+    from GDImagingLib import jobs, settings
+    monkeypatch.setattr(slicer.app, "testingEnabled", lambda: False)
+    widget = slicer_panel("GDRegister")
+    spare = jobs._spare
+    assert spare is not None and spare.wait_ready(120)
+    pid = spare.pid
+    fixed, moving = slices()
+    p = widget._parameterNode
+    p.fixedVolume, p.movingVolume, p.transform, p.iterations, p.device = fixed, moving, "translation", 150, "cpu"
+    widget.ui.applyButton.click()
+    assert widget.runner.job.process.pid == pid
+    spin(lambda: not widget.runner.running)
+    assert "Done" in widget.ui.statusLabel.text, widget.ui.statusLabel.text
+    assert moving.GetTransformNodeID() == p.outputTransform.GetID()
+    following = jobs._spare
+    assert following is not None and following.alive() and following.pid != pid
+    process = following._process.popen
+    widget.parent.exit()
+    widget.cleanup()
+    assert jobs._spare is None and process.poll() is not None
+    settings.setValue(jobs.SPARE_SETTING, "false")
+    try:
+        widget.parent.enter()
+        assert jobs._spare is None
+    finally:
+        settings.setValue(jobs.SPARE_SETTING, "true")

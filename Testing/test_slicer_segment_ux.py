@@ -206,6 +206,7 @@ class FinishedJob:
 
     def __init__(self, spec: Path, result: dict) -> None:
         self.spec_path, self.result, self.state = Path(spec), {"seconds": 1.0, **result}, "running"
+        self.kind = json.loads(self.spec_path.read_text())["kind"]
         self.last_progress, self.messages, self.error, self.log = None, [], None, "a library warning"
 
     @property

@@ -1,15 +1,18 @@
 """Job runner: long work in its own process, with JSON-lines progress, file results and cancel.
 
     python -m gdbackend.job SPEC.json
+    python -m gdbackend.job --ready KIND     (a spare: imports what a KIND job needs, then reads SPEC.json's
+                                              path from stdin; an empty line or end of input ends it)
 
 runs the job the spec describes (see `gdbackend.jobs`) and writes one JSON object per line
-on stdout: {"event": "started"}, {"event": "progress", "fraction", "eta_s", "loss", ...},
+on stdout: {"event": "ready"} (a spare, once its imports are done), {"event": "started"}, {"event": "progress", "fraction", "eta_s", "loss", ...},
 {"event": "message", "message"} for what the user should know (e.g. an out-of-memory fallback),
 then exactly one of {"event": "done", "outputs", "summary"}, {"event": "error", "type",
 "message"} or {"event": "cancelled"}. Outputs are written in a staging folder beside each
 output and moved into place only when the job succeeds, so a failed or cancelled job leaves
 no output files. `Job` starts and watches such a process without blocking the caller
-(the Slicer panels poll it from a timer); `run_spec` runs the same work in-process.
+(the Slicer panels poll it from a timer), or takes over a `Spare` started ahead of time so that the work
+begins without seconds of imports; `run_spec` runs the same work in-process.
 """
 from __future__ import annotations
 
@@ -120,10 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in stop_signals():
         signal.signal(sig, lambda *_: stop.set())
-    if len(argv) != 1:
-        emit({"event": "error", "type": "InputError", "message": "Usage: python -m gdbackend.job SPEC.json"})
+    if not (len(argv) == 1 or (len(argv) == 2 and argv[0] == "--ready")):
+        emit({"event": "error", "type": "InputError",
+              "message": "Usage: python -m gdbackend.job SPEC.json, or python -m gdbackend.job --ready KIND"})
         return 2
     try:
+        if len(argv) == 2:
+            argv = _wait_for_spec(argv[1], emit)
+            if not argv:
+                return 0
         spec_path = Path(argv[0])
         spec = _read_spec(spec_path)
         emit({"event": "started", "kind": spec.get("kind"), "pid": os.getpid()})
@@ -139,6 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         emit({"event": "error", "type": type(e).__name__, "message": f"{type(e).__name__}: {e}",
               "traceback": traceback.format_exc(limit=8)})
         return 1
+
+
+def _wait_for_spec(kind: str, emit: Callable[[dict], None]) -> list[str]:
+    """A spare's wait: import what a `kind` job needs now, say so, then read the spec's path from stdin.
+    Returns [path], or [] when the spare is let go (an empty line, or stdin closed because its owner ended)."""
+    if kind not in KINDS:
+        raise InputError(f"Unknown job kind {kind!r}: this gdbackend runs {', '.join(sorted(KINDS))}.")
+    KINDS[kind].load()
+    emit({"event": "ready", "kind": kind})
+    line = sys.stdin.readline().strip()
+    return [line] if line else []
 
 
 def _read_spec(path: Path) -> dict:
@@ -166,58 +185,136 @@ def process_options(windows: bool = os.name == "nt") -> dict:
 
 
 # ---------------------------------------------------------------------- the caller's side
-class Job:
-    """A job process started from a spec file, watched without blocking.
+class _Process:
+    """A `python -m gdbackend.job ARGS` process and the threads that read its events and its log."""
 
-    Call `poll()` regularly (e.g. from a timer): it returns the new events and updates
-    `state` ("running", "done", "failed", "cancelled"), `result` and `error`.
-    """
-
-    def __init__(self, spec_path: str | os.PathLike, python: str | None = None, env: dict | None = None) -> None:
-        self.spec_path = Path(spec_path)
-        spec = _read_spec(self.spec_path)
-        job = parse_spec(spec, self.spec_path.parent)  # refuse a bad spec here, before starting anything
-        self.outputs = list(job.outputs.values())
-        self.state, self.result, self.error = "running", None, None
-        self.last_progress: dict | None = None
-        self.messages: list[str] = []
-        self._events: queue.Queue = queue.Queue()
-        self._log: deque[str] = deque(maxlen=40)
+    def __init__(self, args: list[str], python: str | None, env: dict | None) -> None:
         package_root = str(Path(__file__).resolve().parent.parent)
         environment = dict(os.environ if env is None else env)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
         environment["PYTHONUNBUFFERED"] = "1"
-        self._cancel_requested = False
-        self.process = subprocess.Popen(
-            [python or sys.executable, "-m", "gdbackend.job", str(self.spec_path)], stdin=subprocess.DEVNULL,
+        self.events: queue.Queue = queue.Queue()
+        self.log: deque[str] = deque(maxlen=40)
+        self.ready = threading.Event()
+        self.popen = subprocess.Popen(
+            [python or sys.executable, "-m", "gdbackend.job", *args], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, **process_options())
         threading.Thread(target=self._read_events, daemon=True).start()
         threading.Thread(target=self._read_log, daemon=True).start()
 
     def _read_events(self) -> None:
-        for line in self.process.stdout:
+        for line in self.popen.stdout:
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
-                self._log.append(line.rstrip())
+                self.log.append(line.rstrip())
                 continue
-            self._events.put(event)
-        self._events.put(None)  # end of stream
+            if event.get("event") == "ready":
+                self.ready.set()
+            else:
+                self.events.put(event)
+        self.events.put(None)  # end of stream
 
     def _read_log(self) -> None:
-        for line in self.process.stderr:
-            self._log.append(line.rstrip())
+        for line in self.popen.stderr:
+            self.log.append(line.rstrip())
+
+    def send(self, line: str) -> bool:
+        """Write one line to the process and close its input; False if it has already ended."""
+        try:
+            self.popen.stdin.write(line + "\n")
+            self.popen.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
+
+
+class Spare:
+    """A job process started before its job: it spends the seconds of importing torch (and MONAI) for a `kind`
+    job while the user is still choosing inputs, then waits. A `Job` given it starts its work at once; a spare
+    that is never used ends at `close()`, or by itself when its owner's process ends (its stdin closes).
+
+    Args:
+        kind: the job kind whose imports to load ahead (a key of `gdbackend.jobs.KINDS`); a spare runs a job of
+            any kind, only the imports it loaded ahead differ.
+        python, env: the interpreter and environment of the process, as for `Job`.
+    """
+
+    def __init__(self, kind: str, python: str | None = None, env: dict | None = None) -> None:
+        self.kind = kind
+        self._process: _Process | None = _Process(["--ready", kind], python, env)
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while the spare waits; None once it has been used or let go."""
+        return None if self._process is None else self._process.popen.pid
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.popen.poll() is None
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the imports are done (True), the process ended or `timeout` s passed (False)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.alive() and not self._process.ready.wait(0.05):
+            if end is not None and time.monotonic() > end:
+                return False
+        return self.alive() and self._process.ready.is_set()
+
+    def take(self, spec_path: Path) -> _Process | None:
+        """Hand the spare its job (once); None if it has ended or was already used."""
+        process, self._process = self._process, None
+        if process is None or process.popen.poll() is not None or not process.send(str(spec_path)):
+            return None
+        return process
+
+    def close(self, grace: float = 2.0) -> None:
+        """Let an unused spare go: it ends by itself on end of input; killed if it does not within `grace` s."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.send("")
+        try:
+            process.popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+
+
+class Job:
+    """A job process started from a spec file, watched without blocking.
+
+    Call `poll()` regularly (e.g. from a timer): it returns the new events and updates
+    `state` ("running", "done", "failed", "cancelled"), `result` and `error`. Given a live `spare`, the job runs
+    in it (its imports already done); otherwise in a new process of `python` with `env`.
+    """
+
+    def __init__(self, spec_path: str | os.PathLike, python: str | None = None, env: dict | None = None,
+                 spare: Spare | None = None) -> None:
+        self.spec_path = Path(spec_path)
+        spec = _read_spec(self.spec_path)
+        job = parse_spec(spec, self.spec_path.parent)  # refuse a bad spec here, before starting anything
+        self.kind, self.outputs = job.kind, list(job.outputs.values())
+        self.state, self.result, self.error = "running", None, None
+        self.last_progress: dict | None = None
+        self.messages: list[str] = []
+        self._cancel_requested = False
+        worker = spare.take(self.spec_path) if spare is not None else None
+        if worker is None:
+            worker = _Process([str(self.spec_path)], python, env)
+            worker.send("")  # nothing to read: a job that asks for input gets end of input at once
+        self._worker = worker
+        self.process = worker.popen
 
     @property
     def log(self) -> str:
         """The last lines the job printed (warnings, library output)."""
-        return "\n".join(self._log)
+        return "\n".join(self._worker.log)
 
     def poll(self) -> list[dict]:
         events = []
         while True:
             try:
-                event = self._events.get_nowait()
+                event = self._worker.events.get_nowait()
             except queue.Empty:
                 break
             if event is None:
@@ -248,7 +345,7 @@ class Job:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             hint = (" It was killed from outside, often by the system when memory runs out: try a smaller image "
                     "or close other programs." if code == -getattr(signal, "SIGKILL", 9) else "")
-            tail = "\n".join(list(self._log)[-5:])
+            tail = "\n".join(list(self._worker.log)[-5:])
             self.state = "failed"
             self.error = (f"The job process ended unexpectedly ({how}) without a result.{hint}"
                           + (f" Its last output:\n{tail}" if tail else ""))

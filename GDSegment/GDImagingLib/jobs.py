@@ -1,5 +1,11 @@
 """Backend jobs from Slicer: input nodes written to a job folder, a spec, and the job started in
-PythonSlicer (or run here, synchronously, for the Python console and tests). No Qt."""
+PythonSlicer (or run here, synchronously, for the Python console and tests). No Qt.
+
+A panel that is shown readies a spare job process (`readySpareProcess`): it imports torch while the user chooses
+inputs, so that Apply starts the work at once instead of after seconds of imports. One spare serves whichever
+panel starts a job next. None is started in testing mode (`Slicer --testing`: tests start their own processes)
+or with the setting "GDImaging/spareProcess" = "false" (to save the few hundred MB an idle process with torch
+holds)."""
 from __future__ import annotations
 
 import json
@@ -12,14 +18,17 @@ from typing import TypeVar
 
 import slicer
 
-from gdbackend.job import Job, run_spec
+from gdbackend.job import Job, Spare, run_spec
 
+from . import settings
 from .nodes import writeVolume
 
 FOLDER_PREFIX = "GDImaging-"
 # images a job exchanges with Slicer are uncompressed: gzip on Slicer's main thread costs seconds for a big volume
 IMAGE_SUFFIX = ".nii"
 T = TypeVar("T")
+SPARE_SETTING = "spareProcess"
+_spare: Spare | None = None  # the one spare job process, shared by the panels
 
 
 def pythonExecutable() -> str:
@@ -53,9 +62,30 @@ def writeSpec(folder: Path, kind: str, inputNodes: dict, options: dict, outputs:
     return path
 
 
+def readySpareProcess(kind: str) -> None:
+    """Start a spare job process that loads what a `kind` job needs (see gdbackend.jobs.KINDS), unless one is
+    already waiting or spares are turned off."""
+    global _spare
+    if (slicer.app.testingEnabled() or settings.value(SPARE_SETTING, "true") == "false"
+            or (_spare is not None and _spare.alive())):
+        return
+    _spare = Spare(kind, python=pythonExecutable(), env=slicer.util.startupEnvironment())
+
+
+def closeSpareProcess() -> None:
+    """End the waiting spare, if any (a module going away; Slicer's exit ends it anyway, closing its input)."""
+    global _spare
+    if _spare is not None:
+        _spare.close()
+        _spare = None
+
+
 def startJob(specPath: Path) -> Job:
-    """The job in its own process; poll it (GDImagingLib.running does, from a timer)."""
-    return Job(specPath, python=pythonExecutable(), env=slicer.util.startupEnvironment())
+    """The job in the spare process if one is waiting, else in a new one; poll it (GDImagingLib.running does,
+    from a timer)."""
+    global _spare
+    spare, _spare = _spare, None
+    return Job(specPath, python=pythonExecutable(), env=slicer.util.startupEnvironment(), spare=spare)
 
 
 def runJobHere(specPath: Path, apply: Callable[[dict], T], progress=None) -> T:

@@ -15,7 +15,7 @@ from slicer.i18n import tr as _
 from gdbackend.job import Job
 
 from .charts import LossChart
-from .jobs import removeJobFolder
+from .jobs import readySpareProcess, removeJobFolder
 from .nodes import removeNodesAddedSince, sceneNodeIDs
 
 POLL_MS = 200
@@ -165,6 +165,7 @@ class JobController:
         finally:
             self._apply, self._locked, self._keep = None, [], []
             removeJobFolder(job.spec_path)
+            readySpareProcess(job.kind)  # the next job of this section starts at once too
             if self.onFinished is not None:
                 self.onFinished()
 

@@ -37,16 +37,23 @@ class JobKind:
     outputs: tuple[str, ...] = ()          # required output files
     optional_outputs: tuple[str, ...] = ()
     options: dict[str, tuple[type, ...]] = field(default_factory=dict)  # option name -> allowed JSON types
+    deferred: tuple[str, ...] = ()         # modules the function imports only when it runs (a spare loads them)
 
     def function(self) -> Callable:
         module, name = self.target.split(":")
         return getattr(importlib.import_module(module), name)
 
+    def load(self) -> None:
+        """Import everything a job of this kind needs, ahead of the job (what a spare job process does)."""
+        self.function()
+        for module in self.deferred:
+            importlib.import_module(module)
+
 
 KINDS: dict[str, JobKind] = {
     "register": JobKind(
         "gdbackend.jobs.register:run", ("fixed", "moving"), ("fixed_mask", "moving_mask"), ("transform",), ("image",),
-        REGISTRATION),
+        REGISTRATION, deferred=("gdbackend.register.engine", "gdbackend.volume")),
     "segment.train": JobKind(
         "gdbackend.jobs.segment:train", (), ("image", "label"), ("model",), (),
         {"labels": (STR, LIST), "network": (STR,), "patch": (LIST,), "spacing": (LIST,), "normalisation": (STR,),
