@@ -30,9 +30,8 @@ from gdbackend.register.options import (
     RegistrationOptions,
 )
 from gdbackend.volume import Volume
-from GDImagingLib import nodes, settings
-from GDImagingLib.jobs import (IMAGE_SUFFIX, closeSpareProcess, jobFolder, readySpareProcess, runJobHere, startJob,
-                               writeSpec)
+from GDImagingLib import jobs, nodes, settings
+from GDImagingLib.jobs import IMAGE_SUFFIX, jobFolder, runJobHere, startJob, writeSpec
 from GDRegisterLib import presetchoice
 
 # the panel's choices of stage lists, each checked by RegistrationOptions like any other
@@ -120,11 +119,11 @@ class GDRegisterWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.runner.cancel()
         self.setParameterNode(None)  # the panel's widgets go with the module: unbind them from the node
         self.removeObservers()
-        closeSpareProcess()
+        jobs.closeSpareProcess()
 
     def enter(self) -> None:
         self.initializeParameterNode()
-        readySpareProcess("register")  # torch is imported while the user chooses the volumes
+        jobs.readySpareProcess("register")  # torch is imported while the user chooses the volumes
 
     def exit(self) -> None:
         if self._parameterNode:

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import SimpleITK as sitk
+from test_job import leftovers, write_spec
 
 from gdbackend.job import Job, Spare
-from test_job import leftovers, write_spec
 
 
 def offset(folder: Path) -> tuple:

@@ -5,7 +5,8 @@
                                               path from stdin; an empty line or end of input ends it)
 
 runs the job the spec describes (see `gdbackend.jobs`) and writes one JSON object per line
-on stdout: {"event": "ready"} (a spare, once its imports are done), {"event": "started"}, {"event": "progress", "fraction", "eta_s", "loss", ...},
+on stdout: {"event": "ready"} (a spare, once its imports are done), {"event": "started"},
+{"event": "progress", "fraction", "eta_s", "loss", ...},
 {"event": "message", "message"} for what the user should know (e.g. an out-of-memory fallback),
 then exactly one of {"event": "done", "outputs", "summary"}, {"event": "error", "type",
 "message"} or {"event": "cancelled"}. Outputs are written in a staging folder beside each

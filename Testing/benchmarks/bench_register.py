@@ -10,13 +10,13 @@ are rebuilt from the same data with the same recipe and seeds (gdbackend.registe
 per case, each tool's error and median seconds, and our speed-up over the fastest peer that is at
 least as accurate as we are (or over the most accurate peer, when we are more accurate than all).
 
---end-to-end adds, for cases A-C, the wall and CPU seconds of a whole `gd register` process against a
-whole SimpleITK process doing the same registration (the peer harness's settings), on a quiet machine and
-beside each of two busy torch neighbours at nice 19: a matrix-multiply loop, and a 3D U-Net training loop (the
-issue's "another AI tool"); and what a GD Register user waits: the same job handed to a spare job process that
-has done its imports (the panel keeps one ready while it is shown). --shear adds cases the defaults were not tuned on: known affines with shear on
-other brains (Colin27 with its skull at 1 mm, ITK's T1 at 2x2x3 mm, a macaque T1 at 0.5 mm) and on a real CT
-slice (pydicom's CT_small, in HU), our default affine against SimpleITK's regular-step gradient descent on 20 %
+--end-to-end adds, for cases A-C, the wall and CPU seconds of a whole `gd register` process against a whole
+SimpleITK process doing the same registration (the peer harness's settings), on a quiet machine and beside each of
+two busy torch neighbours at nice 19: a matrix-multiply loop, and a 3D U-Net training loop (the issue's "another AI
+tool"); and what a GD Register user waits: the same job handed to a spare job process that has done its imports (the
+panel keeps one ready while it is shown). --shear adds cases the defaults were not tuned on: known affines with
+shear on other brains (Colin27 with its skull at 1 mm, ITK's T1 at 2x2x3 mm, a macaque T1 at 0.5 mm) and on a real
+CT slice (pydicom's CT_small, in HU), our default affine against SimpleITK's regular-step gradient descent on 20 %
 random samples, with mean squares and again with mutual information (Mattes' in SimpleITK). --targets prints the
 issue's targets beside what this run measured.
 """
