@@ -26,7 +26,8 @@ MODEL = {"spacing": (1.5, 1.5, 3.0), "size": 160}
 def trained(module_tmp):
     out = module_tmp / "detector.pt"
     train = lesion_volumes(6, seed=1, **EASY)
-    config = TrainConfig(epochs=8, optimizer="adam", lr=3e-4, batch_size=4, grad_clip=10.0, seed=0)
+    # 6 epochs: hit rate 0.53 and loss down to 0.33 of its start (8 epochs: 0.67, 50 s more of the CI's 20 minutes)
+    config = TrainConfig(epochs=6, optimizer="adam", lr=3e-4, batch_size=4, grad_clip=10.0, seed=0)
     result, card = train_detector(train, [], config, out, **MODEL)
     return result, card, out, train
 
@@ -52,7 +53,7 @@ def test_loss_falls_and_lesions_are_found(trained):
     model, card = load_detector(out.with_name("detector.last.pt"), "cpu")
     assert card["task"] == "detect" and card["arguments"]["min_size"] == card["size"] == 160
     # chance: 3 random boxes of a lesion's size placed in the brain (about half of a 160 x 160 slice) overlap the
-    # lesion with IoU >= 0.1 about 6 % of the time. Measured with seed 0: 0.67 on training brains. On other brains
+    # lesion with IoU >= 0.1 about 6 % of the time. Measured with seed 0: 0.53 on training brains. On other brains
     # it is 0.0 with seed 0 (0.14 was once seen with an unseeded start): this short run does not generalise yet
     assert slice_hit_rate(model, card, train[:2]) >= 0.4
 
