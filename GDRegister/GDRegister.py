@@ -299,10 +299,13 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
         if resample:
             outputs["image"] = f"resampled{IMAGE_SUFFIX}"
         folder = jobFolder("register")
-        moving = {key: str(nodes.volumeFromNode(node, frame=frame).write(folder / f"{key}{IMAGE_SUFFIX}"))
-                  for key, node in (("moving", movingVolume), ("moving_mask", movingMask)) if node}
-        return writeSpec(folder, "register", {"fixed": fixedVolume, "fixed_mask": fixedMask}, options, outputs,
-                         inputFiles=moving, worldInputs={"fixed", "fixed_mask"})
+        # the fixed images in the world, the moving ones in `frame`; a single slice stays a volume one voxel thick,
+        # which the backend registers in its plane and answers in 3D
+        files = {key: str(nodes.volumeFromNode(node, squeeze2D=False, world=True, frame=placed).write(
+                     folder / f"{key}{IMAGE_SUFFIX}"))
+                 for key, node, placed in (("fixed", fixedVolume, None), ("fixed_mask", fixedMask, None),
+                                           ("moving", movingVolume, frame), ("moving_mask", movingMask, frame)) if node}
+        return writeSpec(folder, "register", {}, options, outputs, inputFiles=files)
 
     def applyResult(self, result: dict, fixedVolume, movingVolume, outputTransform=None, outputVolume=None,
                     showResult: bool = True, movingFrame: np.ndarray | None = None):
@@ -325,10 +328,9 @@ class GDRegisterLogic(ScriptedLoadableModuleLogic):
         if kind == "linear":
             nodes.setLinearTransformFromITK(node, nodes.linearMatrixFromFile(path), np.linalg.inv(movingFrame))
         else:
-            nodes.readTransformFile(nodes.transformFile3D(path, nodes.sliceZ(fixedVolume)), node)
+            nodes.readTransformFile(path, node)
         if outputVolume is not None and "image" in result["outputs"]:
-            nodes.updateNodeFromVolume(outputVolume, Volume.read(result["outputs"]["image"]),
-                                       nodes.sliceZ(fixedVolume))
+            nodes.updateNodeFromVolume(outputVolume, Volume.read(result["outputs"]["image"]))
             outputVolume.SetAndObserveTransformNodeID(None)  # it lies on the fixed volume's world grid
         if showResult:
             movingVolume.SetAndObserveTransformNodeID(node.GetID())

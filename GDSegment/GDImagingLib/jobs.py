@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,11 +49,10 @@ def removeJobFolder(specPath: Path) -> None:
 
 
 def writeSpec(folder: Path, kind: str, inputNodes: dict, options: dict, outputs: dict[str, str],
-              inputFiles: dict[str, str] | None = None, worldInputs: Collection[str] = ()) -> Path:
-    """Write each input node as NIfTI beside the spec, in its own frame, or in world coordinates through its
-    parent transforms for the keys in `worldInputs` (registration); outputs are file names inside `folder`."""
-    inputs = {key: str(writeVolume(node, folder / f"{key}{IMAGE_SUFFIX}", key in worldInputs))
-              for key, node in inputNodes.items() if node}
+              inputFiles: dict[str, str] | None = None) -> Path:
+    """Write each input node as NIfTI beside the spec, in its own frame (`inputFiles`: inputs the caller wrote
+    itself); outputs are file names inside `folder`."""
+    inputs = {key: str(writeVolume(node, folder / f"{key}{IMAGE_SUFFIX}")) for key, node in inputNodes.items() if node}
     inputs.update({k: str(v) for k, v in (inputFiles or {}).items() if v})
     spec = {"kind": kind, "inputs": inputs, "options": options,
             "outputs": {key: str(folder / name) for key, name in outputs.items()}}

@@ -88,9 +88,9 @@ def _ijkToRas(volume: Volume, sliceZ: float | None) -> np.ndarray:
     return m
 
 
-def writeVolume(volumeNode, path: Path, world: bool = False) -> Path:
-    """Write a node as an image file a backend job reads (`world`: see `volumeFromNode`)."""
-    return volumeFromNode(volumeNode, world=world).write(path)
+def writeVolume(volumeNode, path: Path) -> Path:
+    """Write a node as an image file a backend job reads, in its own frame (a single axial slice as 2D)."""
+    return volumeFromNode(volumeNode).write(path)
 
 
 def linearMatrixFromFile(path: Path) -> np.ndarray:
@@ -104,58 +104,6 @@ def linearMatrixFromFile(path: Path) -> np.ndarray:
     for axis in range(d):
         m[:d, axis] = np.array(transform.TransformPoint(tuple(np.eye(d)[axis]))) - origin
     return m
-
-
-def transformFile3D(path: Path, sliceZ: float) -> Path:
-    """A 2D B-spline or displacement-field transform file (single-slice registration) as the same transform in 3D,
-    its slice at RAS z `sliceZ` moving in x and y only, which Slicer loads into a B-spline or grid transform node;
-    3D files are returned as they are."""
-    import SimpleITK as sitk
-    transform = sitk.ReadTransform(str(path))
-    if transform.GetDimension() == 3:
-        return Path(path)
-    if transform.GetName() == "BSplineTransform":
-        lifted = _bspline3D(sitk.BSplineTransform(transform), sliceZ)
-    else:
-        lifted = sitk.DisplacementFieldTransform(_field3D(sitk.DisplacementFieldTransform(transform), sliceZ))
-    out = Path(path).with_name(Path(path).stem + "3d.h5")
-    sitk.WriteTransform(lifted, str(out))
-    return out
-
-
-def _direction3D(direction2D) -> list[float]:
-    direction = np.eye(3)
-    direction[:2, :2] = np.array(direction2D).reshape(2, 2)
-    return direction.ravel().tolist()
-
-
-def _field3D(transform, sliceZ: float):
-    """A 2D displacement field as a one-slice 3D field image (no z displacement)."""
-    import SimpleITK as sitk
-    field = transform.GetDisplacementField()
-    array = sitk.GetArrayFromImage(field)                     # (J, I, 2), LPS mm
-    volume = np.concatenate([array, np.zeros(array.shape[:2] + (1,))], axis=-1)[None]
-    image = sitk.GetImageFromArray(volume.astype(np.float64), isVector=True)
-    image.SetSpacing((*field.GetSpacing(), 1.0))
-    image.SetOrigin((*field.GetOrigin(), sliceZ))             # z is the same in LPS and RAS
-    image.SetDirection(_direction3D(field.GetDirection()))
-    return image
-
-
-def _bspline3D(transform, sliceZ: float):
-    """A 2D B-spline as a 3D one whose control grid repeats the 2D values on 4 planes 1 mm apart (z values 0):
-    the cubic weights along z sum to 1, so the slice (at the first plane after the boundary one) moves as in 2D."""
-    import SimpleITK as sitk
-    fixed = transform.GetFixedParameters()                    # size (2), origin (2), spacing (2), direction (4)
-    size, planes = [int(v) for v in fixed[:2]], 4
-    values = np.array(transform.GetParameters()).reshape(2, size[1], size[0])
-    grid = np.zeros((3, planes, size[1], size[0]))
-    grid[:2] = values[:, None]
-    lifted = sitk.BSplineTransform(3, 3)
-    lifted.SetFixedParameters([*size, planes, *fixed[2:4], sliceZ - 1.0, *fixed[4:6], 1.0,
-                               *_direction3D(fixed[6:10])])
-    lifted.SetParameters(grid.ravel().tolist())
-    return lifted
 
 
 def setLinearTransformFromITK(transformNode, matrixLPS: np.ndarray, toMovingFrame: np.ndarray | None = None) -> None:
