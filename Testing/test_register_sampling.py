@@ -1,7 +1,7 @@
 """The engine's fast paths give what the plain ones give: reading an image at points in one batch per thread is
 grid_sample on one batch, values and gradients; a pyramid level is the image smoothed by a Gaussian of half the new
 spacing (scipy's), taken at every other voxel where ITK's Shrink takes them; the Parzen windows' four taps are the
-cubic B-spline kernel itself."""
+cubic B-spline kernel itself, and their bins span the tissue's intensities."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,10 +11,13 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from gdbackend.register.bspline import cubic_bspline, cubic_bspline_taps
+from gdbackend.register.metrics import intensity_span
 from gdbackend.register.pyramid import make_pyramid
 from gdbackend.register.sample import affine_case
 from gdbackend.register.sampling import read_at
 from gdbackend.register.threads import POINTS_PER_THREAD
+from gdbackend.sample_data import itk_example
+from gdbackend.volume import Volume
 
 
 @pytest.mark.parametrize("dim, channels, mode", [(2, 1, "bilinear"), (3, 3, "bilinear"), (3, 1, "nearest")])
@@ -62,3 +65,20 @@ def test_the_parzen_taps_are_the_cubic_bspline_kernel_at_the_four_nearest_bins()
     torch.testing.assert_close(weights.sum(1), torch.ones_like(x))
     grads = [torch.autograd.grad((w * torch.arange(1.0, 5.0, dtype=x.dtype)).sum(), x)[0] for w in (weights, kernel)]
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_mutual_information_bins_span_the_tissue_not_the_outliers():
+    """The bins span the 1st to 99th percentile of a level's (masked) intensities, so that a few bright voxels take
+    no bins from the tissue; an image almost all of one value (a small spot on an empty field) keeps its range."""
+    slice_ = Volume.read(itk_example("BrainProtonDensitySliceBorder20.png"))
+    grid = make_pyramid(slice_, None, 1, torch.device("cpu"))[-1]
+    values = grid.array.numpy().ravel()
+    lo, hi = intensity_span(grid)
+    assert abs(lo - np.quantile(values, 0.01)) <= 1 and abs(hi - np.quantile(values, 0.99)) <= 1
+    assert values.min() <= lo < hi < values.max()
+    inside = Volume((slice_.array > 100).astype(np.uint8), spacing=slice_.spacing, origin=slice_.origin)
+    masked = make_pyramid(slice_, inside, 1, torch.device("cpu"))[-1]
+    assert intensity_span(masked)[0] > 100                  # only the voxels of the mask count
+    spot = np.zeros((64, 64), np.float32)
+    spot[30:32, 30:32] = 100.0
+    assert intensity_span(make_pyramid(Volume(spot), None, 1, torch.device("cpu"))[-1]) == (0.0, 100.0)

@@ -17,6 +17,12 @@ _EPS = 1e-8
 # 0.012 -> 0.010 px (SimpleITK's Mattes: 0.016, 0.021, 3.9, 0.150 mm). 64 on every level lost ITK's T1 (one seed
 # 1.2 mm); 96 on the finest lost it by half (0.054 mm)
 MI_BINS_COARSE, MI_BINS_FINEST = 32, 64
+# the bins span the 1st to 99th percentile of each level's intensities (beyond, they clamp to the end bins): the
+# noise tails and a few bright voxels no longer take bins from the tissue. Mean TRE over 3 seeds, min-max -> 1-99 %:
+# Colin27 0.024 -> 0.015 mm (SimpleITK 0.016), macaque 0.021 -> 0.017, ITK's T1 0.035 -> 0.033, CT slice 0.038 ->
+# 0.029; case C the same (0.012 px over 5 seeds). 0.5-99.5 %: 0.020, -, 0.036, 0.030
+MI_RANGE_QUANTILE = 0.01
+MI_RANGE_POINTS = 2**20    # the percentiles are read on at most this many voxels (every k-th), deterministically
 
 
 class Metric:
@@ -74,8 +80,8 @@ class LocalCorrelation(Metric):
 class MutualInformation(Metric):
     """Negative mutual information from a joint histogram with cubic B-spline Parzen windows (Mattes et al.).
 
-    Intensities are mapped to bins with ranges fixed per level, so the loss is a smooth function
-    of the transform; two outer bins on each side keep the 4-bin kernels inside the histogram.
+    Intensities are mapped to bins with ranges fixed per level (their 1st to 99th percentiles), so the loss is a
+    smooth function of the transform; two outer bins on each side keep the 4-bin kernels inside the histogram.
     Each sample adds its 4 x 4 kernel weights to the joint histogram (index_add), so the cost is
     linear in the number of samples.
 
@@ -108,10 +114,17 @@ class MutualInformation(Metric):
     @classmethod
     def for_level(cls, fixed: Grid, moving: Grid, bins: int) -> MutualInformation:
         """`bins` spanning the (masked) intensities of this level's images."""
-        def span(g: Grid) -> tuple[float, float]:
-            a = g.array[0, 0][g.mask] if g.mask is not None else g.array
-            return float(a.min()), float(a.max())
-        return cls(span(fixed), span(moving), bins)
+        return cls(intensity_span(fixed), intensity_span(moving), bins)
+
+
+def intensity_span(grid: Grid) -> tuple[float, float]:
+    """The MI_RANGE_QUANTILE and 1 - MI_RANGE_QUANTILE quantiles of a level's (masked) intensities; its lowest and
+    highest where those meet (an image almost all of one value, such as a small object on an empty field)."""
+    a = (grid.array[0, 0][grid.mask] if grid.mask is not None else grid.array).reshape(-1)
+    step = -(-a.numel() // MI_RANGE_POINTS)
+    q = torch.tensor([MI_RANGE_QUANTILE, 1 - MI_RANGE_QUANTILE], device=a.device)
+    lo, hi = torch.quantile(a[::step].float(), q).tolist()
+    return (lo, hi) if hi > lo else (float(a.min()), float(a.max()))
 
 
 def make_metric(name: str, fixed: Grid, moving: Grid, finest: bool) -> Metric:
