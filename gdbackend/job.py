@@ -299,7 +299,7 @@ class Job:
         self.last_progress: dict | None = None
         self.messages: list[str] = []
         self._cancel_requested = False
-        worker = spare.take(self.spec_path) if spare is not None else None
+        worker = spare.take(self.spec_path.resolve()) if spare is not None else None  # its cwd may differ
         if worker is None:
             worker = _Process([str(self.spec_path)], python, env)
             worker.send("")  # nothing to read: a job that asks for input gets end of input at once
