@@ -72,10 +72,11 @@ def readySpareProcess(kind: str) -> None:
 
 
 def closeSpareProcess() -> None:
-    """End the waiting spare, if any (a module going away; Slicer's exit ends it anyway, closing its input)."""
+    """End the waiting spare, if any (a module going away; Slicer's exit ends it anyway, closing its input). A spare
+    still importing is killed rather than waited for: it holds nothing, and Slicer must not hang on it."""
     global _spare
     if _spare is not None:
-        _spare.close()
+        _spare.close(grace=0.2)
         _spare = None
 
 
