@@ -187,9 +187,10 @@ def process_options(windows: bool = os.name == "nt") -> dict:
 
 # ---------------------------------------------------------------------- the caller's side
 class _Process:
-    """A `python -m gdbackend.job ARGS` process and the threads that read its events and its log."""
+    """A `python -m gdbackend.job ARGS` process and the threads that read its events and its log; `waits`: it
+    reads a line from its stdin (a spare)."""
 
-    def __init__(self, args: list[str], python: str | None, env: dict | None) -> None:
+    def __init__(self, args: list[str], python: str | None, env: dict | None, waits: bool = False) -> None:
         package_root = str(Path(__file__).resolve().parent.parent)
         environment = dict(os.environ if env is None else env)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
@@ -198,7 +199,8 @@ class _Process:
         self.log: deque[str] = deque(maxlen=40)
         self.ready = threading.Event()
         self.popen = subprocess.Popen(
-            [python or sys.executable, "-m", "gdbackend.job", *args], stdin=subprocess.PIPE,
+            [python or sys.executable, "-m", "gdbackend.job", *args],
+            stdin=subprocess.PIPE if waits else subprocess.DEVNULL,  # a spare waits for its spec's path
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, **process_options())
         threading.Thread(target=self._read_events, daemon=True).start()
         threading.Thread(target=self._read_log, daemon=True).start()
@@ -242,8 +244,7 @@ class Spare:
     """
 
     def __init__(self, kind: str, python: str | None = None, env: dict | None = None) -> None:
-        self.kind = kind
-        self._process: _Process | None = _Process(["--ready", kind], python, env)
+        self._process: _Process | None = _Process(["--ready", kind], python, env, waits=True)
 
     @property
     def pid(self) -> int | None:
@@ -300,11 +301,8 @@ class Job:
         self.messages: list[str] = []
         self._cancel_requested = False
         worker = spare.take(self.spec_path.resolve()) if spare is not None else None  # its cwd may differ
-        if worker is None:
-            worker = _Process([str(self.spec_path)], python, env)
-            worker.send("")  # nothing to read: a job that asks for input gets end of input at once
-        self._worker = worker
-        self.process = worker.popen
+        self._worker = worker or _Process([str(self.spec_path)], python, env)
+        self.process = self._worker.popen
 
     @property
     def log(self) -> str:

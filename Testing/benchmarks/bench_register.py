@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 import torch
+from bench_spare import apply_to_result  # this folder: the script's own
 
 from gdbackend import Volume
-from gdbackend.job import Job, Spare
 from gdbackend.register import register
 from gdbackend.register import sample as cases
 from gdbackend.sample_data import itk_example, mricron, pydicom_file
@@ -130,15 +130,7 @@ def spare_job(case: str, folder: Path, repeat: int) -> float:
     spec.write_text(json.dumps({"kind": "register", "inputs": {"fixed": paths[0], "moving": paths[1]},
                                 "options": {"transform": transform, "metric": metric},
                                 "outputs": {"transform": str(folder / "job.tfm")}}))
-    runs = []
-    for _ in range(repeat):
-        spare = Spare("register")
-        spare.wait_ready(120)
-        t0 = time.perf_counter()
-        if Job(spec, spare=spare).wait(120) != "done":
-            raise RuntimeError(f"the {case} job failed")
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+    return statistics.median(apply_to_result(spec, spare=True) for _ in range(repeat))
 
 
 NEIGHBOURS = {
