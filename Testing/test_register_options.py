@@ -77,10 +77,10 @@ def test_the_panel_offers_the_options_choices_and_defaults():
 
 def test_the_default_schedule_and_the_checks():
     options = RegistrationOptions()
-    assert options.schedule("affine") == [150, 150, 200] and options.total_iterations() == 500 + REFINE_STEPS
+    assert options.schedule("affine") == [150, 150, 50] and options.total_iterations() == 350 + REFINE_STEPS
     assert RegistrationOptions(metric="mi").schedule("affine") == [150, 150, 400]   # no Gauss-Newton steps for mi
     assert options.schedule("bspline") == [300, 200, 200] and RegistrationOptions(levels=1).schedule("dense") == [300]
-    assert RegistrationOptions(transform="rigid,affine,bspline").total_iterations() == 1700 + 2 * REFINE_STEPS
+    assert RegistrationOptions(transform="rigid,affine,bspline").total_iterations() == 1400 + 2 * REFINE_STEPS
     assert RegistrationOptions(levels=2, iterations=(40, 10)).schedule("dense") == [40, 10]
     assert RegistrationOptions(iterations=7, transform=["rigid", "bspline"]).total_iterations() == 42 + REFINE_STEPS
     for bad, message in [({"transform": "warp"}, "Unknown transform"), ({"metric": "cc"}, "Unknown metric"),
@@ -121,7 +121,7 @@ def test_a_job_without_iterations_reports_its_schedule_to_the_end(tmp_path):
     events = []
     done = run_spec(spec, events.append)
     total = RegistrationOptions.from_values(options).total_iterations()
-    assert done["summary"]["iterations"] == total == 350 + REFINE_STEPS
+    assert done["summary"]["iterations"] == total == 150 + 50 + REFINE_STEPS
     assert events[-1]["fraction"] == 1.0 and events[-1]["step"] == total
 
 
