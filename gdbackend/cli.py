@@ -22,6 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("gdbackend.export", "export a segmentation/classification model with torch.export or to ONNX"),
     "demo": ("gdbackend.demo", "run the demo on the sample data and write a report"),
 }
+# what an image argument takes (Volume.read): one wording for every command's help
+IMAGE_HELP = ("an image file (NIfTI, NRRD, MHA, PNG, a DICOM file) or a DICOM series: its folder, or FOLDER/UID to "
+              "choose one series of a folder that holds several")
 
 
 class _Commands(argparse._SubParsersAction):

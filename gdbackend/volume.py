@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .dicom import is_series_path, read_series
 from .errors import InputError
 from .resources import check_writable
 
@@ -29,6 +30,8 @@ _INTERPOLATORS = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor
 def image_stem(path: str | os.PathLike) -> str:
     """A file's name without its image suffix ("case1.nii.gz" -> "case1"): results are named after it."""
     name = Path(path).name
+    if is_series_path(Path(path)):
+        return name         # a DICOM series' folder or UID: its dots are not a suffix
     suffix = next((s for s in IMAGE_SUFFIXES if name.lower().endswith(s)), Path(name).suffix)
     return name[: len(name) - len(suffix)] if suffix else name
 
@@ -125,12 +128,13 @@ class Volume:
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Volume":
-        """Read any format SimpleITK reads (NIfTI, NRRD, MHA, PNG, ...)."""
+        """Read any format SimpleITK reads (NIfTI, NRRD, MHA, PNG, a DICOM file, ...), or a DICOM series: a folder
+        of one series, or FOLDER/SERIES_UID (dicom.py)."""
         path = Path(path)
+        if is_series_path(path):
+            return cls.from_sitk(read_series(path))
         if not path.exists():
             raise InputError(f"File not found: {path}. Check the path and the file name.")
-        if path.is_dir():
-            raise InputError(f"{path} is a folder: give an image file (a DICOM series must be converted first).")
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as e:

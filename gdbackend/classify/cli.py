@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..cli import add_deferred_subcommands
+from ..cli import IMAGE_HELP, add_deferred_subcommands
 from ..errors import InputError
 from ..progress import ProgressBar
 from ..train.options import add_training_options, training_config
@@ -54,7 +54,7 @@ def _train_parser(t: argparse.ArgumentParser) -> None:
 
 def _predict_parser(q: argparse.ArgumentParser) -> None:
     q.add_argument("--model", required=True)
-    q.add_argument("images", nargs="+")
+    q.add_argument("images", nargs="+", help=f"one or more, each {IMAGE_HELP}")
     q.add_argument("--box", type=float, nargs="+", help="region of interest x0 y0 [z0] x1 y1 [z1], LPS mm")
     q.add_argument("--mask", help="region-of-interest mask on the image's grid")
     _model_options(q, run_predict)

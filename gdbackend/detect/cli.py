@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cli import add_deferred_subcommands
+from ..cli import IMAGE_HELP, add_deferred_subcommands
 from ..errors import InputError
 from ..progress import ProgressBar
 from ..train.options import add_training_options, training_config
@@ -58,7 +58,7 @@ def _train_parser(t: argparse.ArgumentParser) -> None:
 
 def _predict_parser(q: argparse.ArgumentParser) -> None:
     q.add_argument("--model", required=True, help="model file, registry name or MONAI detection bundle folder")
-    q.add_argument("images", nargs="+")
+    q.add_argument("images", nargs="+", help=f"one or more, each {IMAGE_HELP}")
     q.add_argument("--out", required=True, help="box list: .json, or .csv (image,x0,y0,z0,x1,y1,z1,score)")
     q.add_argument("--min-score", type=float, default=0.0, help="drop boxes scored below this")
     q.add_argument("--device", default="auto")

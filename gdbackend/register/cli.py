@@ -8,6 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..cli import IMAGE_HELP
 from ..errors import InputError
 from .options import DEFAULTS, OPTIONS, RegistrationOptions
 from .presets import all_presets, shipped_presets
@@ -16,8 +17,8 @@ from .presets import all_presets, shipped_presets
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("register", help="gradient-descent image registration",
                        description="Find the transform that maps FIXED points onto MOVING points (ITK convention).")
-    p.add_argument("fixed")
-    p.add_argument("moving")
+    p.add_argument("fixed", help=f"the image the result lives on: {IMAGE_HELP}")
+    p.add_argument("moving", help="the image the transform maps into, the same way")
     p.add_argument("--fixed-mask")
     p.add_argument("--moving-mask")
     group = p.add_argument_group("registration")

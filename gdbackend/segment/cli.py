@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..cli import add_deferred_subcommands
+from ..cli import IMAGE_HELP, add_deferred_subcommands
 from ..errors import InputError
 from ..progress import ProgressBar
 from ..resources import MODEL_BYTES, check_output, make_output_folder
@@ -60,7 +60,7 @@ def _train_parser(t: argparse.ArgumentParser) -> None:
 
 
 def _predict_parser(pr: argparse.ArgumentParser) -> None:
-    pr.add_argument("images", nargs="+", help="image files, one per case; a case of several channels (e.g. MR "
+    pr.add_argument("images", nargs="+", help=f"one per case, each {IMAGE_HELP}; a case of several channels (e.g. MR "
                     "sequences) as one argument with its files in the model's channel order, joined by commas")
     pr.add_argument("--model", required=True)
     pr.add_argument("--out", required=True, help="folder for the label maps (NAME.nii.gz)")
