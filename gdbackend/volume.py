@@ -21,7 +21,8 @@ from .errors import InputError
 from .resources import check_writable
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png")   # the image files a folder of cases holds
+# the image files a folder of cases holds (a Slicer segmentation before plain NRRD: "case1.seg.nrrd" is case1's)
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".mha", ".mhd", ".png")
 _PICTURES = (".png", ".jpg", ".jpeg", ".bmp")
 _INTERPOLATORS = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor, "bspline": sitk.sitkBSpline}
 

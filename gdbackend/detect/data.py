@@ -11,6 +11,7 @@ import numpy as np
 from ..boxes import check_boxes, components, label_boxes
 from ..checks import check_intensities
 from ..errors import InputError
+from ..segmentation_file import read_label
 from ..volume import Volume
 from .box_lists import read_boxes
 
@@ -97,7 +98,7 @@ def read_cases(data: str | Path, boxes: str | Path | None = None) -> list[Detect
             raise InputError(f"{r['image']} is not in the box list {boxes}: list it (with no boxes if it has "
                              "no lesion).")
         case = DetectionCase(r["image"], Volume.read(data.parent / r["image"]),
-                             Volume.read(data.parent / label) if label else None,
+                             read_label(data.parent / label) if label else None,
                              box_list[r["image"]] if box_list is not None else None)
         cases.append(checked(case))
     return cases

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, InputError
-from ..segment import evaluate, load_model, parse_labels, train_segmentation
+from ..segment import evaluate, labels_from_files, load_model, parse_labels, train_segmentation
 from ..segment import predict as predict_labels
 from ..train.options import training_config
 from ..volume import Volume
@@ -18,9 +18,11 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
     """A model from a folder of cases (option "data") or one image/label pair (inputs "image", "label")."""
     labels = options.get("labels")
     labels = parse_labels(labels) if isinstance(labels, str) else labels
+    if not labels and options.get("data"):
+        labels = labels_from_files(options["data"])
     if not labels:
         raise InputError('Give the labels to learn, e.g. "1:brain" or [{"value": 1, "name": "brain", ...}].')
-    train_cases, val_cases = training_cases(inputs, options)
+    train_cases, val_cases = training_cases(inputs, options, labels)
     config = training_config(options, "segment", "dice" if val_cases else None)
     extra = {k: (tuple(options[k]) if k in ("patch", "spacing") else options[k])
              for k in ("network", "patch", "spacing", "normalisation", "loss", "samples_per_case", "augment")

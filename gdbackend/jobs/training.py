@@ -13,11 +13,13 @@ from ..train.options import DEFAULTS
 from ..volume import Volume
 
 
-def training_cases(inputs: dict[str, Path], options: dict) -> tuple[list[Case], list[Case]]:
+def training_cases(inputs: dict[str, Path], options: dict,
+                   labels: list[dict] | None = None) -> tuple[list[Case], list[Case]]:
     """(train, validation) from a folder or CSV of cases (option "data") or one image/label pair (inputs
-    "image", "label"); a fifth of several cases validates unless option "val_fraction" says otherwise."""
+    "image", "label"); a fifth of several cases validates unless option "val_fraction" says otherwise. Slicer
+    segmentations among the cases' labels take the values `labels` gives their segments' names."""
     if options.get("data"):
-        cases = load_cases(options["data"])
+        cases = load_cases(options["data"], labels)
     elif "image" in inputs and "label" in inputs:
         cases = [Case("scene", Volume.read(inputs["image"]), Volume.read(inputs["label"]))]
     else:

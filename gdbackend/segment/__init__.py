@@ -12,7 +12,8 @@ command's parser start without them.
 """
 from ..lazy import lazy_exports
 
-_HOMES = {"Case": "data", "check_case": "data", "find_pairs": "data", "load_cases": "data", "split": "data",
+_HOMES = {"Case": "data", "check_case": "data", "find_pairs": "data", "labels_from_files": "data", "load_cases": "data",
+          "split": "data",
           "TASK": "inference", "keep_largest_components": "inference", "load_model": "inference",
           "predict": "inference", "parse_labels": "labels", "LOSSES": "losses", "build_loss": "losses",
           "METRICS": "metrics", "evaluate": "metrics", "write_csv": "metrics", "build_network": "networks",

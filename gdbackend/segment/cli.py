@@ -42,7 +42,9 @@ def _train_parser(t: argparse.ArgumentParser) -> None:
     from .losses import LOSSES
     from .networks import DEFAULTS
     t.add_argument("--data", required=True, help="folder with images/ and labels/, or a CSV with columns image,label")
-    t.add_argument("--labels", required=True, help='label values and names, e.g. "1:brain,2:tumour[:#RRGGBB]"')
+    t.add_argument("--labels", help='label values and names, e.g. "1:brain,2:tumour[:#RRGGBB]"; Slicer segmentations '
+                   "(.seg.nrrd) are matched to them by segment name (none: the segments the .seg.nrrd files name, "
+                   "numbered 1, 2, ... in order)")
     t.add_argument("--out", required=True, help="model file (.pt); the latest state goes to MODEL.last.pt")
     t.add_argument("--network", default="unet", choices=sorted(DEFAULTS))
     t.add_argument("--network-args", help='MONAI arguments of the network as JSON, e.g. \'{"channels": [8, 16, 32]}\'')
@@ -103,14 +105,14 @@ def _network_args(text: str | None) -> dict | None:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..train import Event, last_path
-    from .data import load_cases, split
+    from .data import labels_from_files, load_cases, split
     from .labels import parse_labels
     from .train import train_segmentation
     check_output(args.out, 2 * MODEL_BYTES, "model")  # MODEL.pt and MODEL.last.pt, before hours of training
-    labels = parse_labels(args.labels)
+    labels = parse_labels(args.labels) if args.labels else labels_from_files(args.data)
     overrides = _network_args(args.network_args)
     patch, spacing = _sizes(args.patch, int), _sizes(args.spacing)
-    cases = load_cases(args.data)
+    cases = load_cases(args.data, labels)
     train_cases, val_cases = split(cases, args.val_fraction, args.seed)
     config = training_config(vars(args), "segment", "dice" if val_cases else None)
     bar = ProgressBar(1, "segment train")
@@ -164,7 +166,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.csv:
         check_output(args.csv, 0, "CSV")
     model, card = load_model(args.model, args.device, args.trust_bundle)
-    cases = load_cases(args.data)
+    cases = load_cases(args.data, card["labels"])
     for case in cases:   # every case is checked before the model runs
         check_case(case, card["labels"])
     bar = ProgressBar(len(cases), "segment evaluate")

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..checks import check_intensities, check_mask
 from ..errors import InputError
+from ..segmentation_file import labels_of, read_label
 from ..volume import IMAGE_SUFFIXES, Volume  # noqa: F401  (IMAGE_SUFFIXES: the folder readers take it from here)
 
 
@@ -57,8 +58,14 @@ def find_pairs(source: str | Path) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
-def load_cases(source: str | Path) -> list[Case]:
-    return [Case(name, Volume.read(img), Volume.read(lab)) for name, img, lab in find_pairs(source)]
+def load_cases(source: str | Path, labels: list[dict] | None = None) -> list[Case]:
+    """The cases of `source` (find_pairs), their Slicer segmentations mapped onto `labels` by segment name."""
+    return [Case(name, Volume.read(img), read_label(lab, labels)) for name, img, lab in find_pairs(source)]
+
+
+def labels_from_files(source: str | Path) -> list[dict]:
+    """The label list that the cases' Slicer segmentations name, for training without --labels."""
+    return labels_of([label for _, _, label in find_pairs(source)])
 
 
 def check_case(case: Case, labels: list[dict]) -> None:
