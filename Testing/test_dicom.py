@@ -3,6 +3,7 @@ series chosen by its UID from a study folder, and used straight from the command
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,20 @@ def test_a_study_folder_lists_its_series_and_one_is_chosen_by_uid(study):
     (empty / "notes.txt").write_text("not an image")
     with pytest.raises(InputError, match="without a DICOM series"):
         Volume.read(empty)
+
+
+def test_training_cases_may_be_series_folders(study, tmp_path):
+    from gdbackend.segment import check_case, find_pairs, load_cases
+    root, fine, _ = study
+    shutil.copytree(root / "series", tmp_path / "images" / "head")        # images/head/: the series' slices
+    (tmp_path / "images" / ".cache").mkdir()                                 # hidden folders are not cases
+    (tmp_path / "labels").mkdir()
+    brain = Volume((fine.array > -900).astype(np.uint8), fine.spacing, fine.origin, fine.direction)
+    brain.write(tmp_path / "labels" / "head.nii.gz")
+    assert [(name, image.name) for name, image, _ in find_pairs(tmp_path)] == [("head", "head")]
+    [case] = load_cases(tmp_path)
+    check_case(case, [{"value": 1, "name": "brain"}])                        # the series' grid is the label's
+    same(case.image, fine)
 
 
 def test_gd_register_takes_a_series_folder(study, tmp_path, capsys):

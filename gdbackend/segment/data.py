@@ -22,11 +22,14 @@ class Case:
 
 
 def _images_in(folder: Path) -> dict[str, Path]:
+    """Image files by name without suffix, and sub-folders (DICOM series, as Volume.read takes them) by name."""
     files = {}
     for p in sorted(folder.iterdir()):
         suffix = next((s for s in IMAGE_SUFFIXES if p.name.lower().endswith(s)), None)
         if suffix and p.is_file():
             files[p.name[: -len(suffix)]] = p
+        elif p.is_dir() and not p.name.startswith("."):
+            files[p.name] = p
     return files
 
 
