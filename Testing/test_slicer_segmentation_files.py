@@ -91,3 +91,25 @@ def test_gd_segment_trains_and_evaluates_on_segmentation_files_without_labels(ca
                  "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {f"dice_{lb['name']}" for lb in labels} <= set(summary["mean"]) and len(summary["per_case"]) == 2
+
+
+def test_the_panel_trains_on_a_folder_by_its_segment_names_or_one_foreground(cases, tmp_path):
+    """GD Segment's training from a folder: the segments its .seg.nrrd files name, or, for plain label maps,
+    one foreground label (the panel asks for no label list)."""
+    from gdbackend.train import load_model_file
+    from slicer_double import load
+    root, t1, atlas = cases
+    logic = load("GDSegment").GDSegmentLogic()
+    short = {"task": "segment", "epochs": 1, "patch": [32, 32, 32], "samples_per_case": 1, "val_fraction": 0,
+             "device": "cpu"}
+    model = logic.train(tmp_path / "named.pt", folder=root, **short)
+    assert [lb["name"] for lb in load_model_file(model, task="segment")["card"]["labels"]] == \
+        [a["name"] for a in AAL] + [MOTOR]
+    plain = tmp_path / "plain"
+    for sub in ("images", "labels"):
+        (plain / sub).mkdir(parents=True)
+    t1.write(plain / "images" / "head.nii.gz")
+    atlas.with_array((atlas.array == 1).astype(np.uint8)).write(plain / "labels" / "head.nii.gz")
+    model = logic.train(tmp_path / "plain.pt", folder=plain, **short)
+    assert [(lb["value"], lb["name"]) for lb in load_model_file(model, task="segment")["card"]["labels"]] == \
+        [(1, "foreground")]

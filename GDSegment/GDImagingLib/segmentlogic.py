@@ -130,9 +130,7 @@ class SegmentationLogic(ScriptedLoadableModuleLogic):
             if task == "segment":
                 options["labels"] = names
         if folder:
-            options["data"] = str(folder)
-            if task == "segment":
-                options.setdefault("labels", "1:foreground")
+            options["data"] = str(folder)   # its labels: what its Slicer segmentations name, else one foreground
         inputs = {} if folder else {"image": volume}
         return writeSpec(job, f"{task}.train", inputs, options, {"model": str(Path(modelPath).resolve())}, files)
 

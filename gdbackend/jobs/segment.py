@@ -18,8 +18,8 @@ def train(inputs: dict[str, Path], options: dict, outputs: dict[str, Path], cont
     """A model from a folder of cases (option "data") or one image/label pair (inputs "image", "label")."""
     labels = options.get("labels")
     labels = parse_labels(labels) if isinstance(labels, str) else labels
-    if not labels and options.get("data"):
-        labels = labels_from_files(options["data"])
+    if not labels and options.get("data"):     # the panel's folder training: named segments, else one foreground
+        labels = labels_from_files(options["data"], [{"value": 1, "name": "foreground"}])
     if not labels:
         raise InputError('Give the labels to learn, e.g. "1:brain" or [{"value": 1, "name": "brain", ...}].')
     train_cases, val_cases = training_cases(inputs, options, labels)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..checks import check_intensities, check_mask
 from ..errors import InputError
-from ..segmentation_file import labels_of, read_label
+from ..segmentation_file import is_segmentation_file, labels_of, read_label
 from ..volume import IMAGE_SUFFIXES, Volume  # noqa: F401  (IMAGE_SUFFIXES: the folder readers take it from here)
 
 
@@ -66,9 +66,13 @@ def load_cases(source: str | Path, labels: list[dict] | None = None) -> list[Cas
     return [Case(name, Volume.read(img), read_label(lab, labels)) for name, img, lab in find_pairs(source)]
 
 
-def labels_from_files(source: str | Path) -> list[dict]:
-    """The label list that the cases' Slicer segmentations name, for training without --labels."""
-    return labels_of([label for _, _, label in find_pairs(source)])
+def labels_from_files(source: str | Path, unnamed: list[dict] | None = None) -> list[dict]:
+    """The label list that the cases' Slicer segmentations name, for training without --labels; label maps
+    without names give `unnamed` (none: an error that asks for the labels)."""
+    paths = [label for _, _, label in find_pairs(source)]
+    if unnamed is not None and not any(is_segmentation_file(p) for p in paths):
+        return unnamed
+    return labels_of(paths)
 
 
 def check_case(case: Case, labels: list[dict]) -> None:
