@@ -113,3 +113,25 @@ def test_the_panel_trains_on_a_folder_by_its_segment_names_or_one_foreground(cas
     model = logic.train(tmp_path / "plain.pt", folder=plain, **short)
     assert [(lb["value"], lb["name"]) for lb in load_model_file(model, task="segment")["card"]["labels"]] == \
         [(1, "foreground")]
+
+
+def test_predictions_written_as_segmentations_open_in_slicer_with_names_and_colours(cases, tmp_path, capsys):
+    """`gd segment predict --format seg.nrrd` with the shipped brain-extraction model: the file real Slicer Core's
+    segmentation storage node reads back has the model's label as a named, coloured segment on the image's grid,
+    with the voxels of the .nii.gz prediction."""
+    from gdbackend import Volume
+    root, t1, _ = cases
+    image = root / "images" / "flat.nii.gz"
+    for fmt in ("nii.gz", "seg.nrrd"):
+        assert main(["segment", "predict", "--model", "brain-extraction-t1", str(image), "--out", str(tmp_path),
+                     "--format", fmt, "--device", "cpu", "--json"]) == 0
+    plain = Volume.read(tmp_path / "flat.nii.gz")
+    segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = slicer.mrmlScene.AddNode(slicer.vtkMRMLSegmentationStorageNode())
+    storage.SetFileName(str(tmp_path / "flat.seg.nrrd"))
+    assert storage.ReadData(segmentation)
+    seg = segmentation.GetSegmentation()
+    assert seg.GetNumberOfSegments() == 1 and seg.GetSegment(seg.GetNthSegmentID(0)).GetName() == "brain"
+    volume = nodes.addVolumeNode(t1, "T1")
+    mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, seg.GetNthSegmentID(0), volume)
+    assert plain.array.any() and np.array_equal(mask > 0, plain.array == 1)

@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
-from .volume import Volume
+from .volume import Volume, write_atomic
 
 SUFFIX = ".seg.nrrd"
 
@@ -101,3 +101,33 @@ def read_label(path: str | Path, labels: list[dict] | None = None) -> Volume:
     if is_segmentation_file(path):
         return read_label_map(path, labels if labels is not None else labels_of([Path(path)]))
     return Volume.read(path)
+
+
+def write_segmentation(label: Volume, labels: list[dict], path: str | Path) -> Path:
+    """A label map as a .seg.nrrd that Slicer opens as a segmentation with each label's name and colour: one
+    layer, each label's voxels holding its value. A 2D label map is written as one slice (Slicer's
+    segmentations are 3D).
+
+    Args:
+        label: the label map (0: background).
+        labels: the labels ({"value", "name"[, "color"]} each) that become segments, in this order.
+        path: the file to write, ending in .seg.nrrd (written atomically).
+    """
+    if label.ndim == 2:
+        direction = np.eye(3)
+        direction[:2, :2] = label.direction
+        label = Volume(label.array[None], (*label.spacing, 1.0), (*label.origin, 0.0), direction)
+    image = label.with_array(label.array.astype(np.uint8 if label.array.max() < 256 else np.uint16)).to_sitk()
+    image.SetMetaData("Segmentation_MasterRepresentation", "Binary labelmap")
+    image.SetMetaData("Segmentation_ContainedRepresentationNames", "Binary labelmap|")
+    image.SetMetaData("Segmentation_ReferenceImageExtentOffset", "0 0 0")
+    for n, lb in enumerate(labels):
+        where = np.nonzero(label.array == lb["value"])
+        # the segment's extent as Slicer writes it, i0 i1 j0 j1 k0 k1; an empty segment's is empty (first > last)
+        extent = [f"{a.min()} {a.max()}" if a.size else "0 -1" for a in where[::-1]]
+        fields = {"ID": f"Segment_{lb['value']}", "Name": lb["name"], "LabelValue": str(lb["value"]), "Layer": "0",
+                  "Extent": " ".join(extent),
+                  "Color": " ".join(f"{c:.6g}" for c in lb.get("color") or (0.5, 0.5, 0.5))}
+        for key, value in fields.items():
+            image.SetMetaData(f"Segment{n}_{key}", value)
+    return write_atomic(Path(path), lambda tmp: sitk.WriteImage(image, str(tmp), True))

@@ -65,7 +65,10 @@ def _predict_parser(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("images", nargs="+", help=f"one per case, each {IMAGE_HELP}; a case of several channels (e.g. MR "
                     "sequences) as one argument with its files in the model's channel order, joined by commas")
     pr.add_argument("--model", required=True)
-    pr.add_argument("--out", required=True, help="folder for the label maps (NAME.nii.gz)")
+    pr.add_argument("--out", required=True, help="folder for the label maps (NAME.nii.gz or NAME.seg.nrrd)")
+    pr.add_argument("--format", choices=("nii.gz", "seg.nrrd"), default="nii.gz",
+                    help="label maps (nii.gz), or Slicer segmentations (seg.nrrd) that open in Slicer with each "
+                         "label's name and colour")
     _inference_options(pr)
     pr.set_defaults(run=run_predict)
 
@@ -140,6 +143,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from ..segmentation_file import write_segmentation
     from ..volume import Volume, image_stem
     from .inference import load_model, predict
     cases = [[Path(p) for p in arg.split(",")] for arg in args.images]
@@ -151,7 +155,9 @@ def run_predict(args: argparse.Namespace) -> int:
     written = []
     for k, (paths, channels) in enumerate(zip(cases, images)):
         label = predict(model, card, channels, args.flips, args.largest_component, args.overlap, _report, paths)
-        written.append(str(label.write(out / f"{image_stem(paths[0])}.nii.gz")))
+        path = out / f"{image_stem(paths[0])}.{args.format}"
+        written.append(str(write_segmentation(label, card["labels"], path) if args.format == "seg.nrrd"
+                           else label.write(path)))
         bar.update(k + 1, paths[0].name)
     bar.close()
     print(json.dumps({"model": str(args.model), "outputs": written}) if args.json else
