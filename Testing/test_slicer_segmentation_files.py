@@ -135,3 +135,18 @@ def test_predictions_written_as_segmentations_open_in_slicer_with_names_and_colo
     volume = nodes.addVolumeNode(t1, "T1")
     mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, seg.GetNthSegmentID(0), volume)
     assert plain.array.any() and np.array_equal(mask > 0, plain.array == 1)
+
+
+def test_segmentations_of_slicer_before_layers_hold_a_segment_per_component(cases, tmp_path):
+    """Slicer before 4.11 wrote one component per segment (0/1 voxels) and no layer or value fields."""
+    import SimpleITK as sitk
+    root, t1, atlas = cases
+    parts = [sitk.GetImageFromArray(np.isin(atlas.array, values).astype(np.uint8)) for values in ([1, 2], [2, 19])]
+    image = sitk.Compose(parts)
+    image.CopyInformation(t1.to_sitk())
+    for n, name in enumerate(("motor", "right")):
+        image.SetMetaData(f"Segment{n}_Name", name)
+    sitk.WriteImage(image, str(tmp_path / "old.seg.nrrd"), True)
+    assert [(s["layer"], s["value"]) for s in segments_of(tmp_path / "old.seg.nrrd")] == [(0, 1), (1, 1)]
+    label = read_label_map(tmp_path / "old.seg.nrrd", [{"value": 1, "name": "motor"}, {"value": 2, "name": "right"}])
+    assert np.array_equal(label.array, np.select([np.isin(atlas.array, [2, 19]), atlas.array == 1], [2, 1], 0))

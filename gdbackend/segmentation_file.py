@@ -38,12 +38,13 @@ def segments_of(path: str | Path) -> list[dict]:
         raise InputError(f"Cannot read {path} as a Slicer segmentation: save it again from Slicer, or export the "
                          "segments to a label map (.nii.gz).") from None
     meta = {key: reader.GetMetaData(key) for key in reader.GetMetaDataKeys()}
+    several = reader.GetNumberOfComponents() > 1   # files of Slicer before 4.11 hold one component per segment
     segments = []
     while f"Segment{len(segments)}_Name" in meta:
         n = len(segments)
         color = [float(c) for c in meta.get(f"Segment{n}_Color", "").split()[:3]]
         segments.append({"name": meta[f"Segment{n}_Name"].strip(), "color": color if len(color) == 3 else None,
-                         "layer": int(meta.get(f"Segment{n}_Layer", 0)),
+                         "layer": int(meta.get(f"Segment{n}_Layer", n if several else 0)),
                          "value": int(meta.get(f"Segment{n}_LabelValue", 1))})
     if not segments:
         raise InputError(f"{path} names no segments: segment the image in Slicer and save the segmentation again.")
