@@ -3,6 +3,7 @@ series chosen by its UID from a study folder, and used straight from the command
 from __future__ import annotations
 
 import json
+import locale
 import shutil
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def head(step: int = 4) -> Volume:
 
 
 def write_series(volume: Volume, folder: Path, uid: str, description: str, prefix: str = "IM") -> None:
-    """One file a slice, with the tags a scanner writes for the geometry (position, orientation, spacing)."""
+    """One file a slice, with the tags a scanner writes for the geometry (position, orientation, spacing). GDCM's
+    writer leaves the process in the C locale (measured: Python's preferred encoding ASCII afterwards, which broke
+    later tests reading UTF-8 sources), so the locale is restored after it; reading a series leaves it alone."""
+    saved = locale.setlocale(locale.LC_ALL)
     folder.mkdir(exist_ok=True)
     image = volume.to_sitk()
     writer = sitk.ImageFileWriter()
@@ -48,6 +52,7 @@ def write_series(volume: Volume, folder: Path, uid: str, description: str, prefi
             plane.SetMetaData(key, value)
         writer.SetFileName(str(folder / f"{prefix}{k:04d}.dcm"))
         writer.Execute(plane)
+    locale.setlocale(locale.LC_ALL, saved)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +74,9 @@ def same(read: Volume, written: Volume) -> None:
 
 def test_a_series_folder_reads_with_its_voxels_and_geometry(study):
     root, fine, _ = study
+    encoding = locale.getpreferredencoding(False)
     same(Volume.read(root / "series"), fine)
+    assert locale.getpreferredencoding(False) == encoding        # reading keeps the user's locale
     assert image_stem(root / "series") == "series" and image_stem(root / "study" / f"{UID_ROOT}.2.2") == \
         f"{UID_ROOT}.2.2"
 

@@ -53,7 +53,7 @@ def graph() -> dict[str, set[str]]:
     for name, path in MODULES.items():
         own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 2)}
         edges[name] = set()
-        for node in top_level_imports(ast.parse(path.read_text())):
+        for node in top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
             for target in targets(name, node):
                 parts = target.split(".")
                 chain = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
@@ -136,7 +136,7 @@ def all_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 
 def left_out_of_slicer() -> set[str]:
     """The backend modules gdbackend/CMakeLists.txt keeps out of the extension (its EXCLUDE REGEX filters)."""
-    text = (ROOT / "CMakeLists.txt").read_text()
+    text = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
     patterns = [p.replace("\\\\", "\\") for p in
                 re.findall(r'list\(FILTER MODULE_PYTHON_SCRIPTS EXCLUDE REGEX "([^"]+)"\)', text)]
     return {name for name, path in MODULES.items() if any(
@@ -152,5 +152,5 @@ def test_what_slicer_gets_never_imports_the_demo_and_sample_code():
     for name, path in MODULES.items():
         if name in left_out:
             continue
-        imported = {t for node in all_imports(ast.parse(path.read_text())) for t in targets(name, node)}
+        imported = {t for node in all_imports(ast.parse(path.read_text(encoding="utf-8"))) for t in targets(name, node)}
         assert not imported & left_out, f"{name} imports {sorted(imported & left_out)}, which Slicer does not get"
