@@ -150,3 +150,19 @@ def test_segmentations_of_slicer_before_layers_hold_a_segment_per_component(case
     assert [(s["layer"], s["value"]) for s in segments_of(tmp_path / "old.seg.nrrd")] == [(0, 1), (1, 1)]
     label = read_label_map(tmp_path / "old.seg.nrrd", [{"value": 1, "name": "motor"}, {"value": 2, "name": "right"}])
     assert np.array_equal(label.array, np.select([np.isin(atlas.array, [2, 19]), atlas.array == 1], [2, 1], 0))
+
+
+def test_a_segmentation_with_overlapping_segments_is_a_mask_like_any_image(cases, tmp_path, capsys):
+    """Volume.read (every command's reader: masks, images) gives a .seg.nrrd as a label map of its segments, so a
+    Slicer segmentation with layers serves as a registration mask."""
+    from gdbackend import Volume
+    root, t1, atlas = cases
+    mask = Volume.read(root / "labels" / "layered.seg.nrrd")
+    assert mask.same_grid(t1) and np.array_equal(mask.array > 0, np.isin(atlas.array, [1, 2, 19]))
+    moving = t1.with_array(np.roll(t1.array, 2, axis=2))
+    moving.write(tmp_path / "moving.nii.gz")
+    assert main(["register", str(root / "images" / "flat.nii.gz"), str(tmp_path / "moving.nii.gz"),
+                 "--fixed-mask", str(root / "labels" / "layered.seg.nrrd"), "--transform", "translation",
+                 "--output-transform", str(tmp_path / "t.tfm"), "--json", "--device", "cpu"]) == 0
+    shift = np.array(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["parameters"])[:3, 3]
+    assert np.abs(shift - 2 * t1.spacing[0] * t1.direction[:, 0]).max() < 0.2, shift

@@ -14,13 +14,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
-from .volume import Volume, write_atomic
-
-SUFFIX = ".seg.nrrd"
+from .volume import SEGMENTATION_SUFFIX, Volume, write_atomic
 
 
 def is_segmentation_file(path: str | Path) -> bool:
-    return str(path).lower().endswith(SUFFIX)
+    return str(path).lower().endswith(SEGMENTATION_SUFFIX)
 
 
 def segments_of(path: str | Path) -> list[dict]:
@@ -99,9 +97,11 @@ def read_label(path: str | Path, labels: list[dict] | None = None) -> Volume:
         path: a label map (.nii.gz, .nrrd, ...) or a .seg.nrrd.
         labels: the label list ({"value", "name"} each) for a .seg.nrrd.
     """
-    if is_segmentation_file(path):
-        return read_label_map(path, labels if labels is not None else labels_of([Path(path)]))
-    return Volume.read(path)
+    if not is_segmentation_file(path):
+        return Volume.read(path)
+    if not Path(path).is_file():        # Volume.read hands .seg.nrrd files here: it cannot be the one to check
+        raise InputError(f"File not found: {path}. Check the path and the file name.")
+    return read_label_map(path, labels if labels is not None else labels_of([Path(path)]))
 
 
 def write_segmentation(label: Volume, labels: list[dict], path: str | Path) -> Path:

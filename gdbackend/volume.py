@@ -21,8 +21,9 @@ from .errors import InputError
 from .resources import check_writable
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+SEGMENTATION_SUFFIX = ".seg.nrrd"     # Slicer's segmentation files (segmentation_file.py)
 # the image files a folder of cases holds (a Slicer segmentation before plain NRRD: "case1.seg.nrrd" is case1's)
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".mha", ".mhd", ".png")
+IMAGE_SUFFIXES = (".nii.gz", ".nii", SEGMENTATION_SUFFIX, ".nrrd", ".mha", ".mhd", ".png")
 _PICTURES = (".png", ".jpg", ".jpeg", ".bmp")
 _INTERPOLATORS = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor, "bspline": sitk.sitkBSpline}
 
@@ -129,13 +130,17 @@ class Volume:
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Volume":
-        """Read any format SimpleITK reads (NIfTI, NRRD, MHA, PNG, a DICOM file, ...), or a DICOM series: a folder
-        of one series, or FOLDER/SERIES_UID (dicom.py)."""
+        """Read any format SimpleITK reads (NIfTI, NRRD, MHA, PNG, a DICOM file, ...), a DICOM series: a folder
+        of one series, or FOLDER/SERIES_UID (dicom.py), or a Slicer segmentation as a label map of its segments
+        (segmentation_file.py: overlapping segments too, which NRRD stores as layers)."""
         path = Path(path)
         if is_series_path(path):
             return cls.from_sitk(read_series(path))
         if not path.exists():
             raise InputError(f"File not found: {path}. Check the path and the file name.")
+        if path.name.lower().endswith(SEGMENTATION_SUFFIX):
+            from .segmentation_file import read_label  # deferred: that module builds on this one
+            return read_label(path)
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as e:
