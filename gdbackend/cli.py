@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("gdbackend.models.cli", "pretrained models: list, download (checked), import a local file"),
     "export": ("gdbackend.export", "export a segmentation/classification model with torch.export or to ONNX"),
     "demo": ("gdbackend.demo", "run the demo on the sample data and write a report"),
+    "server": ("gdbackend.server", "keep torch imported in a background process so gd commands start at once"),
 }
 # what an image argument takes (Volume.read): one wording for every command's help
 IMAGE_HELP = ("an image file (NIfTI, NRRD, MHA, PNG, a DICOM file) or a DICOM series: its folder, or FOLDER/UID to "
@@ -81,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `gd` program. Run as the program (no `argv`), a command is handed to a running `gd server` when there is
+    one (gdbackend.server); called with `argv` (tests, scripts), it always runs here."""
+    if argv is None and sys.argv[1:2] and sys.argv[1] in COMMANDS and sys.argv[1] != "server":
+        from .server import delegate
+        code = delegate(sys.argv[1:])
+        if code is not None:
+            return code
+    return run_local(argv)
+
+
+def run_local(argv: list[str] | None = None) -> int:
+    """Parse and run a `gd` command in this process; its exit code."""
     args = build_parser().parse_args(argv)
     code = _run(args)
     exit_launched(code)
