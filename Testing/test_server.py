@@ -62,7 +62,7 @@ def test_a_served_command_is_the_command(served):
     alone = gd({**env, "GD_SERVER": "off"}, *args, "--output-transform", "alone.tfm", cwd=work)
     assert status(env)["served"] == before + 1                       # GD_SERVER=off runs it here
     served_result, own_result = json.loads(through.stdout), json.loads(alone.stdout)
-    assert served_result["parameters"] == own_result["parameters"]           # same numbers, relative paths from the caller
+    assert served_result["parameters"] == own_result["parameters"]   # same numbers; paths relative to the caller
     assert (work / "served.tfm").read_text() == (work / "alone.tfm").read_text()
 
     missing = gd(env, "register", "nope.nii.gz", "moving.nii.gz", "--output-transform", "x.tfm", cwd=work)

@@ -341,8 +341,8 @@ def _start(idle_minutes: float) -> int:
     _stop_outdated()
     log = _private_folder(socket_path().parent) / "server.log"
     with open(log, "ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "gdbackend.cli", "server", "run", "--idle", str(idle_minutes)],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        command = [sys.executable, "-m", "gdbackend.cli", "server", "run", "--idle", str(idle_minutes)]
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
     end = time.monotonic() + READY_TIMEOUT_S
     while (state := _ask({"status": True})) is None:
         if process.poll() is not None or time.monotonic() > end:
