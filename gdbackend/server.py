@@ -311,7 +311,9 @@ def serve(idle_minutes: float = IDLE_MINUTES) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("server", help="keep torch imported in a background process so gd commands start at once",
-                       description=__doc__.split("\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__.split("\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="GD_SERVER=off in the environment runs a command in its own process even while a server\n"
+                              "runs. The server's messages go to server.log beside its socket (gd server status).")
     p.add_argument("action", choices=("start", "stop", "status", "run"),
                    help="start one in the background (waits until it is ready), stop it (after the commands it runs), "
                         "print its state, or run one in the foreground (for a service manager)")
