@@ -127,3 +127,11 @@ def test_stop_ends_the_server(module_tmp):
         assert time.monotonic() < end, "the server did not end"
         time.sleep(0.1)
     assert gd(env, "server", "status").returncode == 1
+
+
+def test_without_fork_every_command_runs_in_its_own_process(monkeypatch):
+    """On Windows (no fork, no os.getuid) `gd` never looks for a server: the command runs in its own process."""
+    from gdbackend import server
+    monkeypatch.setattr(server, "supported", lambda: False)
+    monkeypatch.delattr(os, "getuid")
+    assert server.delegate(["register", "--help"]) is None

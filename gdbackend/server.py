@@ -42,10 +42,10 @@ def supported() -> bool:
 
 def socket_path() -> Path:
     """This environment's server socket: in a per-user folder (mode 0700), named by a stamp of the interpreter and
-    of the package's source files (their names, sizes and modification times)."""
+    of the package's source and data files (their names, sizes and modification times). POSIX only."""
     package = Path(__file__).resolve().parent
     stamp = hashlib.sha256(_environment().encode())
-    for source in sorted(package.rglob("*.py")):
+    for source in sorted([*package.rglob("*.py"), *package.rglob("*.json")]):   # code, and data read at import
         info = source.stat()
         stamp.update(f"\0{source.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}".encode())
     base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
@@ -69,7 +69,7 @@ def _private_folder(path: Path) -> Path:
 # ---- the caller's side ----------------------------------------------------------------------------------------
 
 def _connect(path: Path) -> socket.socket | None:
-    if not supported() or not path.exists():
+    if not path.exists():
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -112,8 +112,9 @@ def delegate(argv: list[str]) -> int | None:
     """Run `gd ARGV` in the running server, with this process's folder, environment and standard streams; its exit
     code, or None when no server runs here (the caller then runs the command itself). SIGINT and SIGTERM received
     meanwhile are passed on to the command as a cancel (SIGINT)."""
-    if os.environ.get("GD_SERVER") == "off" or int(os.environ.get("WORLD_SIZE", "1")) > 1 or not _streams_open():
-        return None
+    if (not supported() or os.environ.get("GD_SERVER") == "off" or int(os.environ.get("WORLD_SIZE", "1")) > 1
+            or not _streams_open()):
+        return None                          # Windows (no fork, no os.getuid) always runs here
     sock = _connect(socket_path())
     if sock is None:
         return None
