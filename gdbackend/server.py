@@ -31,9 +31,6 @@ from .errors import InputError
 IDLE_MINUTES = 30.0          # a server with nothing to do for this long ends by itself
 READY_TIMEOUT_S = 300.0      # how long `gd server start` waits for the imports
 _HEADER = struct.Struct("!I")  # request length, sent ahead of the JSON request
-# what a child may need, imported once by the server (gdbackend.jobs.KINDS lists each job kind's own)
-_WARM = ("gdbackend.register.cli", "gdbackend.segment.cli", "gdbackend.classify.cli", "gdbackend.detect.cli",
-         "gdbackend.models.cli", "gdbackend.progress")
 
 
 def supported() -> bool:
@@ -286,14 +283,13 @@ def serve(idle_minutes: float = IDLE_MINUTES) -> None:
     """Import what the commands need, then serve until stopped or idle for `idle_minutes`."""
     import importlib
 
+    from .cli import COMMANDS
     from .jobs import KINDS
-    if not supported():
-        raise InputError("gd server needs a POSIX system with fork (Linux, macOS); run gd commands directly")
     path = socket_path()
     _private_folder(path.parent)
     if _ask({"status": True}) is not None:
         raise InputError(f"a server already runs on {path}")
-    for module in _WARM:
+    for module, _ in COMMANDS.values():     # what a child needs: each command's module, each job kind's libraries
         importlib.import_module(module)
     for kind in KINDS.values():
         kind.load()
