@@ -109,13 +109,12 @@ def end_to_end(case: str, folder: Path, repeat: int) -> tuple[tuple[float, float
     paths, transform, metric = write_2d(case, folder)
     peer = [sys.executable, "-c", SITK_2D, *paths, metric, transform, "2.0" if case == "B" else "4.0",
             str(folder / "sitk.tfm")]
-    return timed_process(gd_register(case, folder), repeat, {**os.environ, "GD_SERVER": "off"}), \
+    return timed_process(gd_register(paths, transform, metric, folder), repeat, {**os.environ, "GD_SERVER": "off"}), \
         timed_process(peer, repeat)
 
 
-def gd_register(case: str, folder: Path) -> list[str]:
-    """The `gd register` command of a 2D case, with the peer harness's transform and metric."""
-    paths, transform, metric = write_2d(case, folder)
+def gd_register(paths: list[str], transform: str, metric: str, folder: Path) -> list[str]:
+    """The `gd register` command of a 2D case written by write_2d."""
     return [str(Path(sys.executable).with_name("gd")), "register", *paths, "--transform", transform, "--metric",
             metric, "--output-transform", str(folder / "gd.tfm")]
 
@@ -125,11 +124,12 @@ def served(cases_: list[str], folder: Path, repeat: int) -> dict[str, float]:
     caller's process only hands the command over, the server's forked child does the work."""
     runtime = folder / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "GD_SERVER": "on"}
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    env.pop("GD_SERVER", None)
     gd = str(Path(sys.executable).with_name("gd"))
     subprocess.run([gd, "server", "start", "--idle", "10"], check=True, capture_output=True, env=env)
     try:
-        return {c: timed_process(gd_register(c, folder), repeat, env)[0] for c in cases_}
+        return {c: timed_process(gd_register(*write_2d(c, folder), folder), repeat, env)[0] for c in cases_}
     finally:
         subprocess.run([gd, "server", "stop"], check=True, capture_output=True, env=env)
 
