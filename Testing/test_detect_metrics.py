@@ -1,11 +1,13 @@
 """Detection metrics and box handling against values worked out by hand on small known inputs."""
 import numpy as np
 import pytest
+import torch
+from monai.data.box_utils import non_max_suppression
 
 from gdbackend.boxes import check_boxes, label_boxes
 from gdbackend.detect.box_lists import read_boxes, write_boxes
 from gdbackend.detect.metrics import coco_map, froc, lesions_found
-from gdbackend.detect.slices25d.merge import merge_slices
+from gdbackend.detect.slices25d.merge import greedy_nms, link_slices, merge_slices
 from gdbackend.errors import InputError
 from gdbackend.volume import Volume
 
@@ -74,6 +76,31 @@ def test_slices_merge_into_one_3d_box_with_weighted_plane():
     # score (0.9+0.3)/2; pixel p -> mm p - 0.5 in plane; slices 1..2 -> k in [1, 3) -> z = 2 (k - 0.5)
     np.testing.assert_allclose(boxes[0], [1.5, 1.5, 1.0, 3.75, 3.75, 5.0])
     np.testing.assert_allclose(scores, [0.6, 0.4])   # single-slice lesion: half its score
+
+
+def test_each_box_links_to_the_best_open_track_not_taken_on_its_slice():
+    """Two boxes on slice 1 both overlap slice 0's first box best: the better-scored one takes that track, the
+    other takes the second track; a track survives one empty slice (gap 1) but not two."""
+    per_slice = {0: (np.array([[0, 0, 10, 10.], [0, 0, 8, 10.]]), np.array([0.5, 0.4])),
+                 1: (np.array([[0, 0, 9, 10.], [0, 0, 10, 10.]]), np.array([0.3, 0.9])),
+                 3: (np.array([[0, 0, 10, 10.]]), np.array([0.7])),
+                 6: (np.array([[0, 0, 10, 10.]]), np.array([0.6]))}
+    tracks = link_slices(per_slice)
+    assert [[(k, s) for k, _, s in t] for t in tracks] == [[(0, 0.5), (1, 0.9), (3, 0.7)], [(0, 0.4), (1, 0.3)],
+                                                          [(6, 0.6)]]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_nms_keeps_what_monai_keeps(seed):
+    """The blocked NMS keeps MONAI's boxes in MONAI's order, 2D and 3D, whatever the block size."""
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(1, 1200)), 2 + seed % 2
+    low = rng.uniform(0, 60, (n, d))
+    boxes, scores, iou = np.concatenate([low, low + rng.uniform(1, 25, (n, d))], 1), rng.random(n), rng.uniform(.1, .6)
+    expected = non_max_suppression(torch.as_tensor(boxes), torch.as_tensor(scores), iou).numpy()
+    assert 0 < len(expected) < n
+    for block in (1, 37, 512):
+        np.testing.assert_array_equal(greedy_nms(boxes, scores, iou, block), expected)
 
 
 def test_box_lists_round_trip_and_bad_boxes(tmp_path):
