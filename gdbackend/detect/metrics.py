@@ -16,7 +16,8 @@ from monai.metrics import compute_froc_curve_data, compute_froc_score
 FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Overlaps (n, m) of boxes a (n, 2 d) and b (m, 2 d), corners [low..., high...], in float64."""
     if not len(a) or not len(b):
         return np.zeros((len(a), len(b)))
     return box_iou(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)).numpy()
@@ -29,7 +30,7 @@ def _matches(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.n
     best, targets, fp = [], 0, []
     for i, ((boxes, scores), gt) in enumerate(zip(predictions, truths)):
         skip = np.zeros(len(gt), bool) if ignore is None else np.asarray(ignore[i], bool)
-        hits = _iou(boxes, gt) >= hit_iou
+        hits = iou_matrix(boxes, gt) >= hit_iou
         best.append(np.array([scores[hits[:, g]].max() if hits[:, g].any() and not skip[g] else np.nan
                               for g in range(len(gt))], float))
         targets += int((~skip).sum())
@@ -72,7 +73,7 @@ def coco_map(predictions: list[tuple[np.ndarray, np.ndarray]], truths: list[np.n
     """{"map50": AP at IoU 0.5, "map": mean AP over IoU 0.5:0.95} for the single class "lesion"."""
     metric = COCOMetric(classes=["lesion"], iou_list=(0.5,), iou_range=(0.5, 0.95, 0.05), max_detection=(100,),
                         verbose=False)
-    results = matching_batch(iou_fn=_iou, iou_thresholds=metric.iou_thresholds,
+    results = matching_batch(iou_fn=iou_matrix, iou_thresholds=metric.iou_thresholds,
                              pred_boxes=[b for b, _ in predictions],
                              pred_classes=[np.zeros(len(b), int) for b, _ in predictions],
                              pred_scores=[s for _, s in predictions], gt_boxes=list(truths),

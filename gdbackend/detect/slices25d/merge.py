@@ -9,6 +9,7 @@ from monai.data.box_utils import box_iou
 
 from ...boxes import to_physical
 from ...volume import Volume
+from ..metrics import iou_matrix
 
 
 def link_slices(per_slice: dict[int, tuple[np.ndarray, np.ndarray]], link_iou: float = 0.3,
@@ -20,10 +21,9 @@ def link_slices(per_slice: dict[int, tuple[np.ndarray, np.ndarray]], link_iou: f
     for k in sorted(per_slice):
         boxes, scores = per_slice[k]
         reachable = [t for t in reachable if k - tracks[t][-1][0] <= max_gap + 1]
-        ends = np.array([tracks[t][-1][1] for t in reachable], np.float64).reshape(-1, 4)
         # one overlap matrix a slice (boxes x reachable tracks): a track's end box only changes when it is
         # taken, and a taken track's column is zeroed
-        ious = box_iou(torch.as_tensor(boxes, dtype=torch.float64), torch.as_tensor(ends)).numpy()
+        ious = iou_matrix(boxes, np.array([tracks[t][-1][1] for t in reachable]))
         started = []
         for i in np.argsort(-scores):
             best = int(np.argmax(ious[i])) if len(reachable) else -1
